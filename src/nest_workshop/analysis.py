@@ -1,0 +1,54 @@
+"""Small spike-train measures shared by the parts (rates, histograms).
+
+Spike data come as NEST gives them: a recorder's ``events`` dict with ``times`` (ms)
+and ``senders`` (node ids). Every function also takes the recorder itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def events_of(source) -> dict:
+    """The events dict of a recorder, or the dict itself."""
+    if isinstance(source, dict):
+        return source
+    events = getattr(source, "events", None)
+    if isinstance(events, (list, tuple)):  # a NodeCollection of several recorders
+        raise ValueError("give one recorder, not several")
+    if not isinstance(events, dict):
+        raise TypeError(f"expected a recorder (NodeCollection) or its events dict, got {type(source).__name__}")
+    return events
+
+
+def spike_times(source) -> tuple[np.ndarray, np.ndarray]:
+    """(times in ms, senders) as arrays."""
+    events = events_of(source)
+    if "times" not in events or "senders" not in events:
+        raise ValueError(f"events need 'times' and 'senders', got keys {sorted(events)}")
+    return np.asarray(events["times"], dtype=float), np.asarray(events["senders"], dtype=int)
+
+
+def mean_rate(source, n_neurons: int, t_start: float, t_stop: float) -> float:
+    """Mean firing rate per neuron in spikes/s over ``[t_start, t_stop)`` ms."""
+    if n_neurons <= 0:
+        raise ValueError(f"n_neurons must be positive, got {n_neurons}")
+    if not t_stop > t_start:
+        raise ValueError(f"t_stop ({t_stop} ms) must be after t_start ({t_start} ms)")
+    times, _ = spike_times(source)
+    count = np.count_nonzero((times >= t_start) & (times < t_stop))
+    return count / n_neurons / ((t_stop - t_start) / 1000.0)
+
+
+def population_rate(source, n_neurons: int, t_start: float, t_stop: float, bin_ms: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """Population rate (spikes/s per neuron) in bins: (bin centres in ms, rates)."""
+    if not bin_ms > 0:
+        raise ValueError(f"bin_ms must be positive, got {bin_ms}")
+    if n_neurons <= 0:
+        raise ValueError(f"n_neurons must be positive, got {n_neurons}")
+    times, _ = spike_times(source)
+    edges = np.arange(t_start, t_stop + bin_ms / 2, bin_ms)
+    if len(edges) < 2:
+        raise ValueError(f"the window [{t_start}, {t_stop}] ms is shorter than one {bin_ms} ms bin")
+    counts, _ = np.histogram(times, bins=edges)
+    return (edges[:-1] + edges[1:]) / 2, counts / n_neurons / (bin_ms / 1000.0)

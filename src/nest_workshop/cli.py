@@ -1,0 +1,206 @@
+"""The ``nest-workshop`` command.
+
+    nest-workshop doctor      is everything installed, and does a NESTML model build and run?
+    nest-workshop build       pre-build every NESTML module the materials use
+    nest-workshop exercises   participant notebooks from the solution notebooks
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import shutil
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+from . import __version__, environment, exercises, nestml
+
+MANIFEST_NAME = "nestml_modules.toml"
+
+
+def find_materials(start: Path | None = None) -> Path:
+    """The bundle's ``materials/`` folder: in the current folder or one above it."""
+    start = (start or Path.cwd()).resolve()
+    for folder in [start, *start.parents]:
+        if (folder / "materials").is_dir():
+            return folder / "materials"
+        if folder.name == "materials":
+            return folder
+    raise SystemExit(f"no materials/ folder in {start} or above it: run this from the workshop bundle, or pass a path")
+
+
+# ---------------------------------------------------------------------------
+# doctor
+
+
+def _doctor_build_and_run() -> str:
+    """Build the smallest NESTML neuron, run it, and check it behaves: silent below
+    rheobase (375 pA), firing above it."""
+    from .kernel import reset_kernel
+
+    source = importlib.resources.files("nest_workshop") / "data" / "doctor_lif_neuron.nestml"
+    started = time.perf_counter()
+    nest = reset_kernel(seed=1, threads=1)
+    module = nestml.build(Path(str(source)))
+    elapsed = time.perf_counter() - started
+    counts = []
+    for current in (300.0, 500.0):
+        neuron = nest.Create(module.neuron_models[0], params={"I_e": current})
+        recorder = nest.Create("spike_recorder")
+        nest.Connect(neuron, recorder)
+        nest.Simulate(1000.0)
+        counts.append(recorder.n_events)
+        nest = reset_kernel(seed=1, threads=1)
+    if counts[0] != 0 or counts[1] == 0:
+        raise RuntimeError(f"the test neuron fired {counts[0]} spikes at 300 pA (expected 0) and {counts[1]} at 500 pA (expected > 0)")
+    how = "built now" if module.built else "loaded from cache"
+    return f"{module.neuron_models[0]} {how} in {elapsed:.1f} s; 0 spikes at 300 pA, {counts[1]} spikes/s at 500 pA"
+
+
+def doctor(args) -> int:
+    checks: list[tuple[str, bool, str]] = []  # (what, ok, detail or fix)
+
+    py_ok = sys.version_info[:2] == (3, 11)
+    checks.append(("Python", py_ok, sys.version.split()[0] + ("" if py_ok else " — the materials are tested with Python 3.11")))
+    for status in environment.package_status():
+        if status.ok:
+            checks.append((status.label, True, status.installed))
+        elif status.installed is None:
+            checks.append((status.label, False, f"not installed — fix: make setup (or pip install {status.pip_line.split()[-1]})"))
+        else:
+            checks.append((status.label, False, f"{status.installed}, expected {status.required} — fix: make setup"))
+    try:
+        import nest  # noqa: F401  (quiet: kernel sets PYNEST_QUIET)
+
+        checks.append(("NEST import", True, f"kernel loads, {len(nest.node_models)} neuron models"))
+    except Exception as exc:  # report, don't crash: this is the doctor
+        checks.append(("NEST import", False, f"{exc} — fix: make setup"))
+    try:
+        include = nestml.nest_include_dir()
+        checks.append(("NEST C++ headers", True, str(include)))
+    except nestml.NestmlError as exc:
+        checks.append(("NEST C++ headers", False, str(exc)))
+    compiler = shutil.which("g++")
+    checks.append(("C++ compiler", compiler is not None,
+                   nestml._compiler_version(compiler) if compiler else "g++ not found — fix: sudo apt-get install -y g++"))
+    missing = nestml.missing_build_tools()
+    if missing:
+        packages = " ".join(sorted({p for _, p in missing}))
+        checks.append(("build tools and headers", False,
+                       f"missing {', '.join(m for m, _ in missing)} — fix: sudo apt-get install -y {packages}"))
+    else:
+        checks.append(("build tools and headers", True, "cmake, make, GSL, Boost and ltdl headers found"))
+    checks.append(("NESTML cache", True, str(nestml.cache_root())))
+    if all(ok for _, ok, _ in checks):
+        try:
+            checks.append(("NESTML build and run", True, _doctor_build_and_run()))
+        except Exception as exc:
+            checks.append(("NESTML build and run", False, f"{type(exc).__name__}: {exc}"))
+    else:
+        checks.append(("NESTML build and run", False, "skipped: fix the problems above first"))
+
+    width = max(len(what) for what, _, _ in checks)
+    print(f"nest-workshop {__version__} doctor")
+    for what, ok, detail in checks:
+        print(f"  {'✔' if ok else '✘'} {what:<{width}}  {detail}")
+    failed = [what for what, ok, _ in checks if not ok]
+    print("All checks passed." if not failed else f"{len(failed)} check(s) failed: {', '.join(failed)}.")
+    return 0 if not failed else 1
+
+
+# ---------------------------------------------------------------------------
+# build
+
+
+def read_manifest(path: Path) -> list[dict]:
+    """The NESTML modules a part's notebooks build, from its ``nestml_modules.toml``."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SystemExit(f"{path}: not valid TOML: {exc}") from None
+    modules = data.get("module", [])
+    allowed = {"sources", "target", "module_name", "neuron_synapse_pairs", "codegen_opts"}
+    for index, module in enumerate(modules):
+        unknown = set(module) - allowed
+        if unknown or "sources" not in module:
+            raise SystemExit(f"{path}, module {index + 1}: needs 'sources'; allowed keys are {sorted(allowed)}"
+                             + (f", not {sorted(unknown)}" if unknown else ""))
+        module["sources"] = [str(path.parent / s) for s in module["sources"]]
+    return modules
+
+
+def build(args) -> int:
+    materials = Path(args.path).resolve() if args.path else find_materials()
+    manifests = sorted(materials.rglob(MANIFEST_NAME))
+    if not manifests:
+        print(f"No {MANIFEST_NAME} under {materials}: nothing to build.")
+        return 0
+    failures = 0
+    for manifest in manifests:
+        for spec in read_manifest(manifest):
+            label = f"{manifest.parent.relative_to(materials)}: {', '.join(Path(s).name for s in spec['sources'])}"
+            started = time.perf_counter()
+            try:
+                module = nestml.build(**spec, load=False)
+            except (nestml.NestmlError, FileNotFoundError) as exc:
+                failures += 1
+                print(f"✘ {label}\n{exc}")
+                continue
+            how = "built" if module.built else "cached"
+            print(f"✔ {label}: {how} in {time.perf_counter() - started:.1f} s -> {module.path}")
+    return 1 if failures else 0
+
+
+# ---------------------------------------------------------------------------
+# exercises
+
+
+def exercises_command(args) -> int:
+    targets = [Path(p) for p in args.paths] or [find_materials()]
+    solutions = [s for t in targets for s in exercises.find_solutions(t)]
+    if not solutions:
+        print(f"No *{exercises.SOLUTION_SUFFIX} notebooks in {', '.join(map(str, targets))}.")
+        return 1
+    status = 0
+    for solution in solutions:
+        try:
+            outcome = exercises.generate(solution, force=args.force, check_only=args.check)
+        except (exercises.EditedNotebookError, exercises.ExerciseFormatError) as exc:
+            print(f"✘ {exc}")
+            status = 1
+            continue
+        if outcome.action == "would change":
+            status = 1
+            print(f"✘ {outcome.participant} is out of date: run `nest-workshop exercises`")
+        else:
+            extra = f" (your edited version was kept as {outcome.backup.name})" if outcome.backup else ""
+            print(f"✔ {outcome.participant}: {outcome.action}{extra}")
+    return status
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="nest-workshop", description="Helpers for the NEST workshop materials.")
+    parser.add_argument("--version", action="version", version=f"nest-workshop {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("doctor", help="check the installation; every failed check says how to fix it")
+    p.set_defaults(func=doctor)
+
+    p = sub.add_parser("build", help="pre-build every NESTML module the materials use")
+    p.add_argument("path", nargs="?", help="materials folder (default: ./materials)")
+    p.set_defaults(func=build)
+
+    p = sub.add_parser("exercises", help="generate participant notebooks from *_solution.ipynb")
+    p.add_argument("paths", nargs="*", help="solution notebooks or folders (default: ./materials)")
+    p.add_argument("--force", action="store_true", help="overwrite edited participant notebooks (a backup is kept)")
+    p.add_argument("--check", action="store_true", help="write nothing; fail if a participant notebook is out of date")
+    p.set_defaults(func=exercises_command)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

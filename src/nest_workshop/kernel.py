@@ -1,0 +1,85 @@
+"""NEST set-up: one call gives a fresh, seeded, quiet kernel.
+
+Every notebook starts its simulations with :func:`reset_kernel`, so that a cell run
+twice gives the same result and no state leaks between sections.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Read by NEST at import time: no banner in notebooks. Set before anything imports nest.
+os.environ.setdefault("PYNEST_QUIET", "1")
+
+THREADS_ENV = "NEST_WORKSHOP_THREADS"
+
+
+def import_nest():
+    """Import NEST quietly (no banner) and return the module."""
+    import nest
+
+    return nest
+
+
+def available_cores() -> int:
+    """Cores this process may run on (respects CPU affinity and container limits)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """Threads for NEST: ``$NEST_WORKSHOP_THREADS`` if set, else the available cores.
+
+    NEST's OpenMP threads busy-wait, so more threads than free cores is much slower,
+    not faster. Running several notebooks at once? Set ``NEST_WORKSHOP_THREADS=1``.
+    """
+    value = os.environ.get(THREADS_ENV)
+    if value is None or value.strip() == "":
+        return available_cores()
+    try:
+        threads = int(value)
+    except ValueError:
+        raise ValueError(f"{THREADS_ENV}={value!r} is not a whole number; set it to a number of threads such as 1 or 2") from None
+    if threads < 1:
+        raise ValueError(f"{THREADS_ENV}={value!r}: the number of threads must be at least 1")
+    return threads
+
+
+def reset_kernel(seed: int = 1, threads: int | None = None, resolution: float = 0.1, quiet: bool = True):
+    """Reset NEST and configure it; return the ``nest`` module.
+
+    Parameters
+    ----------
+    seed
+        Seed of NEST's random number generators (``rng_seed``); the same seed and the
+        same number of threads give the same simulation.
+    threads
+        Number of OpenMP threads; default :func:`default_threads`.
+    resolution
+        Simulation time step in ms.
+    quiet
+        Show only warnings and errors (no INFO messages, no progress line).
+
+    NESTML modules loaded through :mod:`nest_workshop.nestml` are installed again
+    after the reset, so their models stay available.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 1 <= seed < 2**31:
+        raise ValueError(f"seed must be a whole number from 1 to 2**31 - 1, got {seed!r}")
+    if threads is None:
+        threads = default_threads()
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a whole number of at least 1, got {threads!r}")
+    if not resolution > 0:
+        raise ValueError(f"resolution must be a positive time step in ms, got {resolution!r}")
+
+    nest = import_nest()
+    nest.verbosity = nest.VerbosityLevel.WARNING if quiet else nest.VerbosityLevel.INFO
+    nest.ResetKernel()
+    nest.set(local_num_threads=threads, rng_seed=seed, resolution=resolution, print_time=not quiet)
+
+    from . import nestml  # the shared NESTML loader; imported here to keep `import nest` lazy
+
+    nestml.reinstall_loaded_modules()
+    return nest
