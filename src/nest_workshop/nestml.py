@@ -184,6 +184,7 @@ def toolchain_fingerprint(target: str) -> dict:
         "nest": importlib.metadata.version("nest-simulator"),
         "compiler": _compiler_version(compiler) if shutil.which(compiler) else "missing",
         "cxxflags": WHEEL_CXXFLAGS,
+        "nest_config": str(native_nest_config() or "wheel stand-in"),
         "machine": platform.machine(),
         "system": platform.system(),
     }
@@ -218,6 +219,20 @@ for arg in "$@"; do
   esac
 done
 """
+
+
+def native_nest_config() -> Path | None:
+    """NEST's own ``nest-config`` when it describes this machine's installation (a NEST
+    built from source or from conda-forge), else None (the PyPI wheel, whose script
+    names a prefix on the machine that built it)."""
+    candidate = Path(sys.prefix) / "bin" / "nest-config"
+    if not candidate.is_file():
+        return None
+    try:
+        prefix = subprocess.run([str(candidate), "--prefix"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return candidate if prefix and (Path(prefix) / "include" / "nest" / "nest.h").is_file() else None
 
 
 def write_nest_config(prefix: Path) -> Path:
@@ -408,7 +423,7 @@ def _build_entry(paths, target, module_name, codegen_opts, key, root: Path, verb
         started = time.perf_counter()
         source_dir = _generate_code(paths, target, module_name, codegen_opts, workdir, verbose)
         timings["codegen_s"] = time.perf_counter() - started
-        nest_config = write_nest_config(workdir / "nest-prefix")
+        nest_config = native_nest_config() or write_nest_config(workdir / "nest-prefix")
         started = time.perf_counter()
         library = _compile(source_dir, module_name, nest_config, workdir, verbose)
         timings["compile_s"] = time.perf_counter() - started
