@@ -306,12 +306,26 @@ def _module_stem(paths: Sequence[Path], module_name: str | None) -> str:
     return stem
 
 
-def _entry_is_complete(entry: Path, key: str) -> bool:
+def _complete_entry_meta(entry: Path, key: str) -> dict | None:
+    """The entry's metadata if the entry is complete and matches the key, else None."""
     try:
         meta = json.loads((entry / "meta.json").read_text())
     except (OSError, ValueError):
-        return False
-    return meta.get("key") == key and (entry / meta.get("library", "missing")).is_file()
+        return None
+    complete = meta.get("key") == key and (entry / meta.get("library", "missing")).is_file() and "neuron_models" in meta
+    return meta if complete else None
+
+
+REGISTRATION = re.compile(r'(?:nest::(\w+)::)?register_(\w+)\(\s*"([^"]+)"\s*\)')
+
+
+def _registered_models(module_source: Path) -> tuple[list[str], list[str]]:
+    """Neuron and synapse model names registered by a generated module's C++ source
+    (neurons as ``register_X("X")``, synapses as ``nest::X::register_X("X")``)."""
+    neurons, synapses = [], []
+    for qualifier, _, name in REGISTRATION.findall(module_source.read_text()):
+        (synapses if qualifier else neurons).append(name)
+    return neurons, synapses
 
 
 def _remove_stale_temporaries(root: Path) -> None:
@@ -352,6 +366,20 @@ def _log_tail(text: str, lines: int = 40) -> str:
     return "\n".join(picked)
 
 
+def _run_logged(command: list[str], cwd: Path, log, env=None) -> int:
+    """Run a build step with its output in ``log``. The step runs in its own process
+    group, so an interrupt (Ctrl-C, the notebook's stop button) stops the whole step
+    (cmake, make and every compiler process), not just its parent."""
+    proc = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        return proc.wait()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 9)
+        proc.wait()
+        raise
+
+
 def _generate_code(paths: Sequence[Path], target: str, module_name: str, codegen_opts: Mapping, workdir: Path, verbose: bool) -> Path:
     """Run NESTML's code generation in a child process; return the generated source folder."""
     target_path = workdir / "src"
@@ -361,15 +389,15 @@ def _generate_code(paths: Sequence[Path], target: str, module_name: str, codegen
     result_file = workdir / "codegen-result.json"
     log_file = workdir / "codegen.log"
     with open(log_file, "w") as log:
-        proc = subprocess.run([sys.executable, "-m", "nest_workshop._nestml_codegen", str(workdir / "request.json"), str(result_file)],
-                              cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYNEST_QUIET": "1"})
+        returncode = _run_logged([sys.executable, "-m", "nest_workshop._nestml_codegen", str(workdir / "request.json"),
+                                  str(result_file)], workdir, log, env={**os.environ, "PYNEST_QUIET": "1"})
     log_text = log_file.read_text(errors="replace")
     if verbose:
         print(log_text)
     try:
         result = json.loads(result_file.read_text())
     except (OSError, ValueError):
-        raise NestmlError(f"NESTML code generation crashed (exit status {proc.returncode}):\n{_log_tail(log_text)}") from None
+        raise NestmlError(f"NESTML code generation crashed (exit status {returncode}):\n{_log_tail(log_text)}") from None
     if not result["ok"]:
         errors = result["errors"]
         if errors:
@@ -398,13 +426,13 @@ def _compile(source_dir: Path, module_name: str, nest_config: Path, workdir: Pat
         for step in steps:
             log.write(f"$ {' '.join(step)}\n")
             log.flush()
-            proc = subprocess.run(step, cwd=build_dir, stdout=log, stderr=subprocess.STDOUT)
-            if proc.returncode != 0:
+            returncode = _run_logged(step, build_dir, log)
+            if returncode != 0:
                 break
     log_text = log_file.read_text(errors="replace")
     if verbose:
         print(log_text)
-    if proc.returncode != 0:
+    if returncode != 0:
         stage = "CMake configuration" if step is steps[0] else "compilation"
         raise NestmlCompileError(f"{stage} of the generated C++ code failed. The relevant part of the log:\n{_log_tail(log_text)}", log_file)
     library = build_dir / f"{module_name}.so"
@@ -414,7 +442,8 @@ def _compile(source_dir: Path, module_name: str, nest_config: Path, workdir: Pat
 
 
 def _build_entry(paths, target, module_name, codegen_opts, key, root: Path, verbose: bool) -> tuple[Path, dict]:
-    """Build into a temporary folder, then move it into the cache in one rename."""
+    """Build into a temporary folder, then move it into the cache in one rename; return
+    the entry and its metadata."""
     _require_build_tools()
     entry = root / key[:24]
     workdir = Path(tempfile.mkdtemp(prefix=f".build-{os.getpid()}-", dir=root))
@@ -428,11 +457,13 @@ def _build_entry(paths, target, module_name, codegen_opts, key, root: Path, verb
         library = _compile(source_dir, module_name, nest_config, workdir, verbose)
         timings["compile_s"] = time.perf_counter() - started
 
+        neurons, synapses = _registered_models(source_dir / f"{module_name}.cpp")
         staged = workdir / "entry"
         staged.mkdir()
         shutil.copy2(library, staged / library.name)
         shutil.copytree(source_dir, staged / "generated")  # for curious readers and debugging
         meta = {"key": key, "library": library.name, "module_name": module_name, "target": target,
+                "neuron_models": neurons, "synapse_models": synapses,
                 "sources": [str(p) for p in paths], "codegen_opts": codegen_opts,
                 "toolchain": toolchain_fingerprint(target), "timings": timings,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -440,7 +471,7 @@ def _build_entry(paths, target, module_name, codegen_opts, key, root: Path, verb
         if entry.exists():  # an incomplete entry from an older recipe: replace it
             shutil.rmtree(entry)
         os.rename(staged, entry)
-        return entry, timings
+        return entry, meta
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -498,18 +529,20 @@ def build(sources, *, neuron_synapse_pairs: Sequence[Mapping] | None = None, cod
     entry = root / key[:24]
 
     built = False
-    timings: dict[str, float] = {}
-    if not _entry_is_complete(entry, key):
+    meta = _complete_entry_meta(entry, key)
+    if meta is None:
         with _exclusive(root / f"{key[:24]}.lock"):
-            if not _entry_is_complete(entry, key):  # another process may have built it meanwhile
+            meta = _complete_entry_meta(entry, key)  # another process may have built it meanwhile
+            if meta is None:
                 _remove_stale_temporaries(root)
                 print(f"Building NESTML module {stem} from {', '.join(p.name for p in paths)}: "
                       "code generation and compilation take a minute or two, once; later runs load it from the cache.",
                       flush=True)
-                entry, timings = _build_entry(paths, target, name, options, key, root, verbose)
+                entry, meta = _build_entry(paths, target, name, options, key, root, verbose)
                 built = True
-    module = NestmlModule(name=name, path=entry / f"{name}.so", key=key, neuron_models=[], synapse_models=[],
-                          built=built, timings=timings)
+    module = NestmlModule(name=name, path=entry / meta["library"], key=key, neuron_models=list(meta["neuron_models"]),
+                          synapse_models=list(meta["synapse_models"]), built=built,
+                          timings=dict(meta["timings"]) if built else {})
     if load:
         started = time.perf_counter()
         install(module)
@@ -527,23 +560,39 @@ def install(module: NestmlModule) -> NestmlModule:
 
     nest = import_nest()
     known = set(nest.node_models) | set(nest.synapse_models)
-    previous = _loaded.get(module.name)
-    if previous is not None and previous.models and set(previous.models) <= known:
-        module.neuron_models, module.synapse_models = previous.neuron_models, previous.synapse_models
-        return module
+    if module.name in _loaded and set(module.models) <= known:
+        return module  # installed in this kernel already
+    # Models of the same names from another build (typically the same file before an
+    # edit) are superseded. NEST drops models only by a kernel reset.
+    superseded = [m for m in _loaded.values() if m.name != module.name and set(m.models) & set(module.models)]
+    for old in superseded:
+        del _loaded[old.name]
+    clashing = sorted(set(module.models) & known)
+    if clashing:
+        if not superseded or nest.network_size > 0:
+            raise NestmlError(
+                f"NEST already has models named {clashing}, from {'an earlier build' if superseded else 'another module'}, "
+                "and they can be removed only by a kernel reset. Call nest_workshop.reset_kernel() and build again, "
+                "before creating neurons.")
+        _reset_keeping_settings(nest)  # the kernel is empty: nothing the user made is lost
     try:
         nest.Install(str(module.path))
     except Exception as exc:
-        raise NestmlError(f"NEST could not load {module.path}: {exc}\n"
-                          "If a model of the same name is already loaded from an earlier build, "
-                          "reset the kernel (nest_workshop.reset_kernel()) and build again.") from exc
-    neurons = sorted(set(nest.node_models) - known)
-    synapses = sorted(set(nest.synapse_models) - known)
-    # NEST registers thread-safe variants of each synapse model; list the base names.
-    base = [s for s in synapses if not re.search(r"_(lbl|hpc)$", s) or re.sub(r"_(lbl|hpc)$", "", s) not in synapses]
-    module.neuron_models, module.synapse_models = neurons, base
+        raise NestmlError(f"NEST could not load {module.path}: {exc}") from exc
+    missing = sorted(set(module.models) - set(nest.node_models) - set(nest.synapse_models))
+    if missing:
+        raise NestmlError(f"{module.path} loaded, but NEST does not know {missing}: the cache entry is damaged; "
+                          "remove it (make clean-cache) and build again")
     _loaded[module.name] = module
     return module
+
+
+def _reset_keeping_settings(nest) -> None:
+    """Reset an empty kernel again, with the same threads, seed and resolution."""
+    settings = nest.GetKernelStatus(["local_num_threads", "rng_seed", "resolution", "print_time"])
+    nest.ResetKernel()
+    nest.set(local_num_threads=settings[0], rng_seed=settings[1], resolution=settings[2], print_time=settings[3])
+    reinstall_loaded_modules()
 
 
 def reinstall_loaded_modules() -> None:
