@@ -56,7 +56,8 @@ def _doctor_build_and_run() -> str:
     if counts[0] != 0 or counts[1] == 0:
         raise RuntimeError(f"the test neuron fired {counts[0]} spikes at 300 pA (expected 0) and {counts[1]} at 500 pA (expected > 0)")
     how = "built now" if module.built else "loaded from cache"
-    return f"{module.neuron_models[0]} {how} in {elapsed:.1f} s; 0 spikes at 300 pA, {counts[1]} spikes/s at 500 pA"
+    took = f"{elapsed:.1f} s" if elapsed >= 1 else f"{1000 * elapsed:.0f} ms"
+    return f"{module.neuron_models[0]} {how} in {took}; 0 spikes at 300 pA, {counts[1]} spikes/s at 500 pA"
 
 
 def doctor(args) -> int:
@@ -72,9 +73,10 @@ def doctor(args) -> int:
         else:
             checks.append((status.label, False, f"{status.installed}, expected {status.required} — fix: make setup"))
     try:
-        import nest  # noqa: F401  (quiet: kernel sets PYNEST_QUIET)
+        from .kernel import import_nest
 
-        checks.append(("NEST import", True, f"kernel loads, {len(nest.node_models)} neuron models"))
+        nest = import_nest()
+        checks.append(("NEST import", True, f"kernel loads, {len(nest.node_models)} node models"))
     except Exception as exc:  # report, don't crash: this is the doctor
         checks.append(("NEST import", False, f"{exc} — fix: make setup"))
     try:
