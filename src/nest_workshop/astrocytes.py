@@ -231,24 +231,29 @@ def block_pool(target_index: int, n_targets: int, n_astrocytes: int, pool_size: 
 
 @dataclasses.dataclass
 class BalancedNetworkConfig:
-    """A Brunel-type network of ``aeif_cond_alpha_astro`` neurons with astrocytes,
-    with the parameters of NEST 3.10's example ``astrocyte_brunel_fixed_indegree.py``
-    (8,000 + 2,000 neurons, 10,000 astrocytes there), scaled down to 2,000 neurons and
-    as many astrocytes for a laptop; in-degrees stay as in the example.
+    """A Brunel-type network of ``aeif_cond_alpha_astro`` neurons with astrocytes.
+
+    The parameters are those of NEST 3.10's example ``astrocyte_brunel_fixed_indegree.py``
+    (10,000 neurons and 10,000 astrocytes there, in-degrees 800/200, SIC weight 0.05),
+    scaled down to run live on a laptop: 1,000 neurons and as many astrocytes, in-degrees
+    halved to 400/100 of the example's 800/200 at twice the connection probability of a
+    2,000-neuron version, and the SIC weight doubled so that the summed SIC a neuron can
+    receive (in-degree x p_third x w_sic) equals the example's. :meth:`example_scale`
+    gives the example's in-degrees and weight at a size of your choice.
 
     Excitatory connections are paired with astrocytes (``p_third``, pools of
     ``pool_size`` random astrocytes per neuron); inhibitory ones are not.
     """
 
-    n_neurons: int = 2000            # 80 % excitatory, 20 % inhibitory
+    n_neurons: int = 1000            # 80 % excitatory, 20 % inhibitory
     astrocytes_per_neuron: float = 1.0
-    indegree_exc: int = 800
-    indegree_inh: int = 200
+    indegree_exc: int = 400
+    indegree_inh: int = 100
     p_third: float = 0.5             # probability that an excitatory connection has an astrocyte
     pool_size: int = 10
     w_exc: float = 1.0               # nS
     w_inh: float = -4.0              # nS
-    w_sic: float = 0.05              # astrocyte → neuron
+    w_sic: float = 0.1               # astrocyte → neuron
     poisson_rate: float = 2000.0     # external input per neuron, spikes/s
     ip3_init: float = 0.4            # µM, as in NEST's example; the model's resting IP3 is 0.16 µM
     delta_ip3: float = 0.0002        # µM IP3 per synaptic input (the model's default)
@@ -256,6 +261,13 @@ class BalancedNetworkConfig:
     t_sim: float = 2000.0            # ms
     n_recorded: int = 500            # neurons whose spikes are recorded
     n_traced: int = 50               # neurons and astrocytes whose SIC / calcium are sampled
+
+    @classmethod
+    def example_scale(cls, n_neurons: int = 5000, **changes) -> "BalancedNetworkConfig":
+        """The example's in-degrees (800/200) and SIC weight (0.05) at ``n_neurons``
+        (at least 2,000; the example has 10,000). 5,000 neurons take about 85 s on
+        2 cores and 1.2 GB (DESIGN.md)."""
+        return cls(n_neurons=n_neurons, indegree_exc=800, indegree_inh=200, w_sic=0.05, **changes)
 
     def validate(self) -> None:
         _require_count("n_neurons", self.n_neurons, minimum=10)
