@@ -3,6 +3,7 @@
     nest-workshop doctor      is everything installed, and does a NESTML model build and run?
     nest-workshop build       pre-build every NESTML module the materials use
     nest-workshop exercises   participant notebooks from the solution notebooks
+    nest-workshop check       run every solution notebook in a fresh kernel and measure it
 """
 
 from __future__ import annotations
@@ -182,6 +183,33 @@ def exercises_command(args) -> int:
     return status
 
 
+# ---------------------------------------------------------------------------
+# check
+
+
+def check_command(args) -> int:
+    from . import check
+
+    materials = find_materials()
+    targets = [Path(p) for p in args.paths] or [materials]
+    solutions = [s for t in targets for s in exercises.find_solutions(t)]
+    if not solutions:
+        print(f"No *{exercises.SOLUTION_SUFFIX} notebooks in {', '.join(map(str, targets))}.")
+        return 1
+    runs = []
+    for number, solution in enumerate(solutions, 1):
+        print(f"[{number}/{len(solutions)}] {solution.relative_to(materials.parent) if solution.is_relative_to(materials.parent) else solution} ...",
+              end=" ", flush=True)
+        run = check.run_notebook(solution, timeout=args.timeout)
+        print(f"{'pass' if run.passed else 'FAIL'} in {run.wall_s:.0f} s", flush=True)
+        runs.append(run)
+    print()
+    print(check.format_table(runs, materials))
+    failed = [r for r in runs if not r.passed]
+    print(f"\n{len(runs) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="nest-workshop", description="Helpers for the NEST workshop materials.")
     parser.add_argument("--version", action="version", version=f"nest-workshop {__version__}")
@@ -199,6 +227,11 @@ def main(argv=None) -> int:
     p.add_argument("--force", action="store_true", help="overwrite edited participant notebooks (a backup is kept)")
     p.add_argument("--check", action="store_true", help="write nothing; fail if a participant notebook is out of date")
     p.set_defaults(func=exercises_command)
+
+    p = sub.add_parser("check", help="run solution notebooks in fresh kernels; table of result, time, memory")
+    p.add_argument("paths", nargs="*", help="solution notebooks or part folders (default: all of materials/)")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per cell (default 1800)")
+    p.set_defaults(func=check_command)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1,0 +1,31 @@
+"""`nest-workshop check`: runs notebooks in fresh kernels, reports failures and measures."""
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from nest_workshop import check
+
+
+def write(path, sources):
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_passing_notebook_is_measured_in_its_own_folder(tmp_path):
+    (tmp_path / "data.txt").write_text("42")
+    path = write(tmp_path / "good_solution.ipynb", ["x = open('data.txt').read()", "big = bytearray(200_000_000)", "assert x == '42'"])
+    run = check.run_notebook(path)
+    assert run.passed and run.error == ""
+    assert run.peak_memory_gb > 0.2  # the kernel held 200 MB
+    assert run.nestml == "-"
+
+
+def test_failing_notebook_names_cell_and_error(tmp_path):
+    path = write(tmp_path / "bad_solution.ipynb", ["a = 1", "raise ValueError('the network did not learn')", "b = 2"])
+    run = check.run_notebook(path)
+    assert not run.passed
+    assert run.error.startswith("cell 2:") and "the network did not learn" in run.error
+    table = check.format_table([run], tmp_path)
+    assert "bad_solution.ipynb" in table and "FAIL cell 2" in table
