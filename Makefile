@@ -6,6 +6,8 @@
 #   make build      pre-build every NESTML module the materials use
 #   make doctor     check the installation, with a fix for every failed check
 #   make exercises  regenerate the participant notebooks from the solutions
+#   make check      run every solution notebook in a fresh kernel: pass/fail, time, memory
+#   make bench      measure notebooks, NESTML builds and make test; writes benchmarks/RESULTS.md
 #   make lock       re-pin requirements/constraints.txt from the current .venv
 
 SHELL := /bin/bash
@@ -15,7 +17,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nest-workshop-setup
 PORT ?= 8888
 
-.PHONY: setup system-packages lab test build doctor exercises lock clean-cache
+.PHONY: setup system-packages lab test build doctor exercises check bench lock clean-cache
 
 setup: system-packages $(STAMP)
 
@@ -45,6 +47,12 @@ doctor: setup
 
 exercises: setup
 	$(BIN)/nest-workshop exercises
+
+check: setup
+	$(BIN)/nest-workshop check
+
+bench: setup
+	$(BIN)/python benchmarks/run_benchmarks.py
 
 lock: setup
 	@{ head -n 2 requirements/constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > requirements/constraints.new
