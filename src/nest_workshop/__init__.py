@@ -13,7 +13,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"analysis", "checks", "cli", "environment", "exercises", "kernel", "nestml", "plotting"}
+_SUBMODULES = {"analysis", "check", "checks", "cli", "environment", "exercises", "kernel", "nestml", "plotting",
+               # the parts
+               "astrocytes", "eprop", "sequences"}
 
 
 def reset_kernel(*args, **kwargs):

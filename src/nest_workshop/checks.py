@@ -24,7 +24,7 @@ def _fmt(value: float, unit: str) -> str:
     return f"{text} {unit}".strip()
 
 
-def check(condition: bool, claim: str, evidence: str = "", hint: str = "") -> str:
+def check(condition: bool, claim: str, evidence: str = "", hint: str = "") -> None:
     """The general form: ``condition`` must hold for ``claim`` to be true.
 
     ``evidence`` is the measured fact behind the claim (shown in both cases); ``hint``
@@ -36,8 +36,8 @@ def check(condition: bool, claim: str, evidence: str = "", hint: str = "") -> st
         if hint:
             message += f"\n  Hint: {hint}"
         raise SelfCheckError(message)
+    # Printed, not returned: a notebook cell ending in a check shows the sentence once.
     print(f"✔ {sentence}")
-    return sentence
 
 
 def _require_number(name: str, value) -> float:
@@ -50,40 +50,40 @@ def _require_number(name: str, value) -> float:
     return number
 
 
-def check_less(name: str, value, bound, *, unit: str = "", claim: str | None = None, hint: str = "") -> str:
+def check_less(name: str, value, bound, *, unit: str = "", claim: str | None = None, hint: str = "") -> None:
     """Check ``value < bound``; e.g. an error below a threshold."""
     value, bound = _require_number(name, value), _require_number("the bound", bound)
-    return check(value < bound, claim or f"{name} is below {_fmt(bound, unit)}",
+    check(value < bound, claim or f"{name} is below {_fmt(bound, unit)}",
                  f"{name} {_fmt(value, unit)} < {_fmt(bound, unit)}" if value < bound else
                  f"{name} is {_fmt(value, unit)}, not below {_fmt(bound, unit)}", hint)
 
 
-def check_greater(name: str, value, bound, *, unit: str = "", claim: str | None = None, hint: str = "") -> str:
+def check_greater(name: str, value, bound, *, unit: str = "", claim: str | None = None, hint: str = "") -> None:
     """Check ``value > bound``; e.g. a correlation above a threshold."""
     value, bound = _require_number(name, value), _require_number("the bound", bound)
-    return check(value > bound, claim or f"{name} is above {_fmt(bound, unit)}",
+    check(value > bound, claim or f"{name} is above {_fmt(bound, unit)}",
                  f"{name} {_fmt(value, unit)} > {_fmt(bound, unit)}" if value > bound else
                  f"{name} is {_fmt(value, unit)}, not above {_fmt(bound, unit)}", hint)
 
 
-def check_between(name: str, value, low, high, *, unit: str = "", claim: str | None = None, hint: str = "") -> str:
+def check_between(name: str, value, low, high, *, unit: str = "", claim: str | None = None, hint: str = "") -> None:
     """Check ``low <= value <= high``; e.g. a rate in the range theory predicts."""
     value = _require_number(name, value)
     low, high = _require_number("the lower bound", low), _require_number("the upper bound", high)
     if low > high:
         raise ValueError(f"empty range: low {low} > high {high}")
     inside = low <= value <= high
-    return check(inside, claim or f"{name} is between {_fmt(low, unit)} and {_fmt(high, unit)}",
+    check(inside, claim or f"{name} is between {_fmt(low, unit)} and {_fmt(high, unit)}",
                  f"{name} {_fmt(value, unit)} lies in [{_fmt(low, unit)}, {_fmt(high, unit)}]" if inside else
                  f"{name} is {_fmt(value, unit)}, outside [{_fmt(low, unit)}, {_fmt(high, unit)}]", hint)
 
 
-def check_close(name: str, value, expected, *, rel: float, unit: str = "", claim: str | None = None, hint: str = "") -> str:
+def check_close(name: str, value, expected, *, rel: float, unit: str = "", claim: str | None = None, hint: str = "") -> None:
     """Check that ``value`` is within a relative tolerance ``rel`` of ``expected``."""
     value, expected = _require_number(name, value), _require_number("the expected value", expected)
     if not rel > 0:
         raise ValueError(f"rel must be a positive tolerance, got {rel!r}")
     deviation = abs(value - expected) / abs(expected) if expected != 0 else abs(value)
     ok = deviation <= rel
-    return check(ok, claim or f"{name} matches {_fmt(expected, unit)} within {100 * rel:.3g} %",
+    check(ok, claim or f"{name} matches {_fmt(expected, unit)} within {100 * rel:.3g} %",
                  f"{name} {_fmt(value, unit)} vs {_fmt(expected, unit)} (off by {100 * deviation:.2g} %)", hint)

@@ -4,6 +4,8 @@
     nest-workshop build       pre-build every NESTML module the materials use
     nest-workshop exercises   participant notebooks from the solution notebooks
     nest-workshop check       run every solution notebook in a fresh kernel and measure it
+    nest-workshop start PART  copy a part's participant notebooks into workspace/PART
+    nest-workshop slides      render presentations/ into offline HTML slide shows
 """
 
 from __future__ import annotations
@@ -143,7 +145,8 @@ def build(args) -> int:
     failures = 0
     for manifest in manifests:
         for spec in read_manifest(manifest):
-            label = f"{manifest.parent.relative_to(materials)}: {', '.join(Path(s).name for s in spec['sources'])}"
+            part = manifest.parent.relative_to(materials) if manifest.parent != materials else Path(manifest.parent.name)
+            label = f"{part}: {', '.join(Path(s).name for s in spec['sources'])}"
             started = time.perf_counter()
             try:
                 module = nestml.build(**spec, load=False)
@@ -210,6 +213,36 @@ def check_command(args) -> int:
     return 1 if failed else 0
 
 
+# ---------------------------------------------------------------------------
+# start
+
+
+def start_command(args) -> int:
+    from . import workspace
+
+    materials = find_materials()
+    try:
+        result = workspace.start(args.part, materials, Path(args.workspace) if args.workspace else None)
+    except ValueError as exc:
+        print(f"✘ {exc}")
+        return 1
+    print(workspace.report(result))
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# slides
+
+
+def slides_command(args) -> int:
+    from . import slides
+
+    root = find_materials().parent
+    presentations = Path(args.presentations) if args.presentations else root / "presentations"
+    out_dir = Path(args.output) if args.output else root / "build" / "slides"
+    return slides.main(presentations, out_dir, execute=not args.no_execute)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="nest-workshop", description="Helpers for the NEST workshop materials.")
     parser.add_argument("--version", action="version", version=f"nest-workshop {__version__}")
@@ -232,6 +265,17 @@ def main(argv=None) -> int:
     p.add_argument("paths", nargs="*", help="solution notebooks or part folders (default: all of materials/)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per cell (default 1800)")
     p.set_defaults(func=check_command)
+
+    p = sub.add_parser("start", help="copy a part's participant notebooks into workspace/PART (never overwrites)")
+    p.add_argument("part", help="a folder of materials/, e.g. introduction, eprop, astrocytes")
+    p.add_argument("--workspace", help="where to put the part's folder (default: workspace/ beside materials/)")
+    p.set_defaults(func=start_command)
+
+    p = sub.add_parser("slides", help="render presentations/*.ipynb into offline HTML slide shows")
+    p.add_argument("--presentations", help="folder of deck notebooks (default: ./presentations)")
+    p.add_argument("--output", help="output folder (default: build/slides)")
+    p.add_argument("--no-execute", action="store_true", help="do not run the decks' figure cells")
+    p.set_defaults(func=slides_command)
 
     args = parser.parse_args(argv)
     return args.func(args)
