@@ -575,10 +575,14 @@ def install(module: NestmlModule) -> NestmlModule:
                 "and they can be removed only by a kernel reset. Call nest_workshop.reset_kernel() and build again, "
                 "before creating neurons.")
         _reset_keeping_settings(nest)  # the kernel is empty: nothing the user made is lost
+    verbosity = nest.VerbosityLevel(int(nest.verbosity))  # read back as a number, set as the enum
+    nest.verbosity = max(verbosity, nest.VerbosityLevel.WARNING, key=int)  # no "loaded module" line in notebooks
     try:
         nest.Install(str(module.path))
     except Exception as exc:
         raise NestmlError(f"NEST could not load {module.path}: {exc}") from exc
+    finally:
+        nest.verbosity = verbosity
     missing = sorted(set(module.models) - set(nest.node_models) - set(nest.synapse_models))
     if missing:
         raise NestmlError(f"{module.path} loaded, but NEST does not know {missing}: the cache entry is damaged; "
