@@ -270,8 +270,8 @@ class TrainingHistory:
     false_negatives: np.ndarray
     predicted: list[list[set]]   # per episode, per sequence: the elements predicted
     active_neurons: np.ndarray   # episodes x sequences x positions: neurons firing for each element
-    spikes: dict                 # times and senders of excitatory spikes
-    dap_last_episode: dict       # times, senders of dAP samples (1 ms) in the last episode
+    spikes: dict                 # times and senders (0-based neuron index) of excitatory spikes
+    dap_last_episode: dict       # times and senders (0-based) of dAP samples (1 ms) in the last episode
     stimuli: dict
 
     def converged_episode(self, tolerance: float = 0.0) -> int | None:
@@ -392,8 +392,9 @@ class SequenceNetwork:
             bar.close()
         self.synapses_after = self._synapse_table()
 
+        first = self.exc[0].global_id  # spikes and dAPs are stored with 0-based neuron indices
         times = np.asarray(self.spike_recorder.events["times"])
-        senders = np.asarray(self.spike_recorder.events["senders"])
+        senders = np.asarray(self.spike_recorder.events["senders"]) - first
         active = self._active_per_element(times, senders, n_episodes)
         events = dap_meter.events
         in_dap = np.asarray(events["active_dendrite_readout"]) > 0.5
@@ -401,7 +402,7 @@ class SequenceNetwork:
                                false_negatives=fns.mean(axis=1), predicted=predicted, active_neurons=active,
                                spikes={"times": times, "senders": senders},
                                dap_last_episode={"times": np.asarray(events["times"])[in_dap],
-                                                 "senders": np.asarray(events["senders"])[in_dap]},
+                                                 "senders": np.asarray(events["senders"])[in_dap] - first},
                                stimuli=stimuli)
 
     def _active_per_element(self, times, senders, n_episodes):
@@ -410,7 +411,6 @@ class SequenceNetwork:
         pattern_size for a predicted element."""
         c = self.config
         counts = np.zeros((n_episodes, len(self.sequences), max(len(s) for s in self.sequences)), dtype=int)
-        first_id = self.exc[0].global_id
         occurrence = {e: 0 for e in self.stimuli}
         for episode in range(n_episodes):
             for i, sequence in enumerate(self.sequences):
@@ -419,7 +419,7 @@ class SequenceNetwork:
                     occurrence[element] += 1
                     k = self.element_index[element]
                     window = (times >= t) & (times < t + c.delta_t)
-                    members = (senders[window] - first_id) // c.n_per_element == k
+                    members = senders[window] // c.n_per_element == k
                     counts[episode, i, position] = len(np.unique(senders[window][members]))
         return counts
 
@@ -513,3 +513,75 @@ def replay(network: SequenceNetwork, cues, *, interval: float = 250.0, seed: int
                 onsets.append((float(np.median(times[mine])), element))
         orders.append([element for _, element in sorted(onsets)])
     return {"times": times, "senders": senders, "cue_times": cue_times, "cues": list(cues), "orders": orders}
+
+
+# ---------------------------------------------------------------------------
+# Figures
+
+
+def plot_activity(network: SequenceNetwork, history: TrainingHistory | None = None, *, spikes=None, daps=None,
+                  t_range=None, stimuli=None, title: str = ""):
+    """Raster of the excitatory neurons, one band per element: somatic spikes (dots),
+    dAPs (light lines) and stimuli (triangles). Senders are 0-based neuron indices, as
+    in ``TrainingHistory`` and :func:`replay`'s result. By default the last training
+    episode."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import PALETTE, apply_style
+
+    apply_style()
+    c = network.config
+    if history is not None:
+        spikes = spikes or history.spikes
+        daps = daps if daps is not None else history.dap_last_episode
+        stimuli = stimuli or history.stimuli
+        if t_range is None and len(daps["times"]):
+            episode = sum((len(s) - 1) * c.delta_t + c.delta_t_sequences for s in network.sequences)
+            end = max(max(times) for times in stimuli.values()) + c.delta_t_sequences
+            t_range = (end - episode - 10.0, end)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for k in range(0, c.n_elements, 2):
+        ax.axhspan(k * c.n_per_element, (k + 1) * c.n_per_element, color="0.93", zorder=0)
+    if daps is not None and len(daps["times"]):
+        ax.plot(daps["times"], daps["senders"], "|", ms=2,
+                color=PALETTE[5], alpha=0.4, label="dAP (prediction)", zorder=1)
+    ax.plot(spikes["times"], spikes["senders"], ".", ms=2, color=PALETTE[1],
+            label="somatic spike", zorder=2)
+    if stimuli:
+        for element, times in stimuli.items():
+            k = network.element_index[element]
+            shown = [t for t in times if t_range is None or t_range[0] <= t <= t_range[1]]
+            ax.plot(shown, [k * c.n_per_element - 8] * len(shown), "^", color="k", ms=5, zorder=3)
+    ax.set_yticks([(k + 0.5) * c.n_per_element for k in range(len(network.vocabulary))], network.vocabulary)
+    ax.set_ylabel("element (subpopulation)")
+    ax.set_xlabel("time (ms)")
+    if t_range is not None:
+        ax.set_xlim(*t_range)
+    ax.set_ylim(-15, c.n_elements * c.n_per_element)
+    ax.legend(loc="upper right", fontsize=8, markerscale=4)
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def plot_connectivity(network: SequenceNetwork):
+    """All recurrent synapses between subpopulations before training, and the mature
+    ones after, as matrices labelled with the elements."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import apply_style
+
+    apply_style()
+    labels = network.vocabulary + [""] * (network.config.n_elements - len(network.vocabulary))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    panels = [(network.connectivity(after_training=False, mature_only=False), "all synapses (before training)"),
+              (network.connectivity(after_training=True), "mature synapses after training")]
+    for ax, (matrix, title) in zip(axes, panels):
+        image = ax.imshow(matrix, cmap="viridis")
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("to (postsynaptic)")
+        ax.set_ylabel("from (presynaptic)")
+        ax.set_title(title, fontsize=10)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig, axes
