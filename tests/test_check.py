@@ -15,7 +15,11 @@ def write(path, sources):
 
 def test_passing_notebook_is_measured_in_its_own_folder(tmp_path):
     (tmp_path / "data.txt").write_text("42")
-    path = write(tmp_path / "good_solution.ipynb", ["x = open('data.txt').read()", "big = bytearray(200_000_000)", "assert x == '42'"])
+    path = write(tmp_path / "good_solution.ipynb", ["x = open('data.txt').read()",
+                                                   # written, so the pages are really resident; held a second so
+                                                   # the 0.2 s sampler sees them
+                                                   "import time; big = b'1' * 200_000_000; time.sleep(1.0)",
+                                                   "assert x == '42'"])
     run = check.run_notebook(path)
     assert run.passed and run.error == ""
     assert run.peak_memory_gb > 0.2  # the kernel held 200 MB
