@@ -234,3 +234,12 @@ def test_bad_sources_are_refused_clearly(tmp_path):
         nestml.build(tmp_path / "model.txt", cache_dir=tmp_path)
     with pytest.raises(nestml.NestmlError, match="without .nestml files"):
         nestml.build(tmp_path, cache_dir=tmp_path / "cache")
+
+
+def test_loading_into_a_kernel_with_nodes_says_what_to_do(built_module_cache, one_thread):
+    cache, _ = built_module_cache
+    nestml._loaded.clear()  # as in a fresh process that never loaded the module
+    nest = reset_kernel(seed=1)
+    nest.Create("iaf_psc_alpha")
+    with pytest.raises(nestml.NestmlError, match="Call nest_workshop.reset_kernel\\(\\) first"):
+        nestml.build(DOCTOR_MODEL, cache_dir=cache)

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nest_workshop import reset_kernel
 from nest_workshop import sequences as S
 
 MODELS = Path(__file__).resolve().parents[1] / "materials" / "sequence_learning" / "models"
@@ -12,6 +13,7 @@ MODELS = Path(__file__).resolve().parents[1] / "materials" / "sequence_learning"
 
 @pytest.fixture(scope="module")
 def module():
+    reset_kernel(threads=1)  # modules load only into an empty kernel; earlier tests leave nodes behind
     return S.build_models(MODELS)
 
 

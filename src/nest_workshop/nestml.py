@@ -575,6 +575,10 @@ def install(module: NestmlModule) -> NestmlModule:
                 "and they can be removed only by a kernel reset. Call nest_workshop.reset_kernel() and build again, "
                 "before creating neurons.")
         _reset_keeping_settings(nest)  # the kernel is empty: nothing the user made is lost
+    if nest.network_size > 0:
+        raise NestmlError(f"NEST loads modules only into a kernel without neurons or devices, and this one has "
+                          f"{nest.network_size}. Call nest_workshop.reset_kernel() first, then build, then create "
+                          f"the network.")
     verbosity = nest.VerbosityLevel(int(nest.verbosity))  # read back as a number, set as the enum
     nest.verbosity = max(verbosity, nest.VerbosityLevel.WARNING, key=int)  # no "loaded module" line in notebooks
     try:
