@@ -9,6 +9,9 @@
 #   make check      run every solution notebook in a fresh kernel: pass/fail, time, memory
 #   make bench      measure notebooks, NESTML builds and make test; writes benchmarks/RESULTS.md
 #   make lock       re-pin requirements/constraints.txt from the current .venv
+#   make start PART=introduction   copy a part into workspace/PART (never overwrites), then JupyterLab on workspace/
+#   make slides     render presentations/ into offline HTML slide shows in build/slides/
+#   make test-browser  slides and JupyterLab in headless Chromium (installs chromium with apt as root)
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -17,7 +20,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nest-workshop-setup
 PORT ?= 8888
 
-.PHONY: setup system-packages lab test build doctor exercises check bench lock clean-cache
+.PHONY: setup system-packages lab test build doctor exercises check bench lock clean-cache start slides browser test-browser
 
 setup: system-packages $(STAMP)
 
@@ -60,3 +63,30 @@ lock: setup
 
 clean-cache:
 	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/nest-workshop"
+
+start: setup
+	@test -n "$(PART)" || { echo "usage: make start PART=introduction  (parts: $$(ls materials | grep -v README | tr '\n' ' '))"; exit 2; }
+	$(BIN)/nest-workshop start $(PART)
+	$(BIN)/jupyter lab --notebook-dir=workspace --ip=127.0.0.1 --port=$(PORT) --no-browser \
+		$(if $(filter 0,$(shell id -u)),--allow-root,)
+
+# Offline reveal.js slide shows; reveal.js comes from the npm registry (pinned, verified).
+slides: setup
+	NEST_WORKSHOP_THREADS=$${NEST_WORKSHOP_THREADS:-1} $(BIN)/nest-workshop slides
+
+# Debian's chromium for the browser tests (Playwright's own browser download is not used),
+# and npm, which fetches reveal.js for the slides once.
+browser:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing with apt-get:$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "Missing:$$missing; the browser tests will be skipped. Install with:"; \
+		echo "    sudo apt-get update && sudo apt-get install -y$$missing"; fi
+
+test-browser: setup browser
+	NEST_WORKSHOP_THREADS=$${NEST_WORKSHOP_THREADS:-1} $(BIN)/python -m pytest -ra -m browser --durations=10 \
+		tests/test_slides.py tests/test_browser.py

@@ -1,0 +1,180 @@
+"""JupyterLab in a real browser (make test-browser).
+
+Starts `jupyter lab` on a free port of 127.0.0.1 with a random token, in a temporary
+folder holding a copy of the introduction part (nothing is written into the repository),
+opens `01_first_steps_solution.ipynb` in headless Chromium (Debian's `chromium`, driven
+by Playwright), runs all cells through JupyterLab's menu, waits until the kernel is idle
+and every cell has run, saves the notebook through the UI, and checks that no cell
+raised an error and that figures were rendered. The screenshot goes to
+test-artifacts/jupyterlab/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .test_slides import PageWatch, artifact_dir, launch_chromium, require_chromium
+
+ROOT = Path(__file__).resolve().parents[1]
+PART = ROOT / "materials" / "introduction"
+NOTEBOOK = "01_first_steps_solution.ipynb"
+RUN_TIMEOUT_S = 300  # the notebook takes well under a minute with a warm NESTML cache
+# JupyterLab settings for the test: every cell in the DOM (no virtual scrolling), no news.
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+}
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    require_chromium()
+    work = tmp_path / "lab"
+    shutil.copytree(PART, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "neatcache", "__pycache__"))
+    port, token = free_port(), secrets.token_hex(24)
+    home = tmp_path / "jupyter"
+    for name, values in LAB_SETTINGS.items():
+        settings = home / "settings" / name
+        settings.parent.mkdir(parents=True, exist_ok=True)
+        settings.write_text(json.dumps(values))
+    env = {
+        **os.environ,
+        "JUPYTER_TOKEN": token,  # from the environment: not on the command line
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        "NEST_WORKSHOP_THREADS": os.environ.get("NEST_WORKSHOP_THREADS") or "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
+    command = [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1",
+               f"--port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={work}",
+               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log = open(tmp_path / "jupyter.log", "w")
+    server = subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"jupyter lab did not start:\n{(tmp_path / 'jupyter.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield {"base": base, "port": port, "token": token, "work": work, "log": tmp_path / "jupyter.log"}
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)  # the server and the kernels it started
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+        log.close()
+
+
+def test_first_steps_notebook_runs_in_jupyterlab(jupyter_lab):
+    from playwright.sync_api import sync_playwright
+
+    notebook_file = jupyter_lab["work"] / NOTEBOOK
+    n_code = sum(1 for c in json.loads(notebook_file.read_text())["cells"] if c["cell_type"] == "code")
+    shots = artifact_dir("jupyterlab")
+    (shots / "failure.png").unlink(missing_ok=True)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        watch = PageWatch(page, allow_hosts=[f"127.0.0.1:{jupyter_lab['port']}"])
+        try:
+            page.goto(f"{jupyter_lab['base']}/lab/tree/{NOTEBOOK}?token={jupyter_lab['token']}")
+            page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+            idle = page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']")
+            idle.wait_for(timeout=60_000)
+
+            # The kernel is connected when the status bar says so.
+            page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\|\s*Idle")).first.wait_for(timeout=60_000)
+
+            # Run > Run All Cells, as a participant would. A click that lands while the
+            # kernel connection is still settling queues nothing: then click again.
+            started = "() => [...document.querySelectorAll('.jp-NotebookPanel .jp-InputPrompt')].some(p => /\\[[\\d*]+\\]/.test(p.textContent))"
+            for attempt in range(3):
+                page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+                page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+                try:
+                    page.wait_for_function(started, timeout=20_000)
+                    break
+                except Exception:
+                    if attempt == 2:
+                        raise
+
+            # Done when every code cell shows an execution count and the kernel is idle.
+            page.wait_for_function(
+                """n => {
+                    const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')];
+                    const done = prompts.filter(p => /\\[\\d+\\]/.test(p.textContent));
+                    const indicator = document.querySelector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator');
+                    return done.length === n && indicator && indicator.dataset.status === 'idle';
+                }""", arg=n_code, timeout=RUN_TIMEOUT_S * 1000, polling=1000)
+
+            figures = page.locator(".jp-NotebookPanel .jp-OutputArea-output.jp-RenderedImage img")
+            assert figures.count() >= 3, f"{figures.count()} figures rendered, expected at least 3"
+            size = figures.first.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+            assert size[0] > 100 and size[1] > 100, f"the first figure is {size[0]}x{size[1]} pixels"
+            tracebacks = page.locator(".jp-NotebookPanel .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                                      has_text="Traceback")
+            assert tracebacks.count() == 0, tracebacks.first.inner_text()[:2000]
+            checks_passed = page.locator(".jp-NotebookPanel .jp-OutputArea-output", has_text="✔")
+            assert checks_passed.count() >= 3, "the notebook's self-checks did not report success"
+
+            figures.nth(1).scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / "first_steps_figure.png"))
+
+            # Save through the UI and read what JupyterLab wrote: no error output anywhere.
+            page.keyboard.press("Control+s")
+            page.wait_for_function(
+                "() => !document.querySelector('.jp-NotebookPanel .jp-mod-dirty, .lm-TabBar-tab.jp-mod-dirty')",
+                timeout=30_000)
+            saved = json.loads(notebook_file.read_text())
+            code = [c for c in saved["cells"] if c["cell_type"] == "code"]
+            assert all(c["execution_count"] for c in code), "a code cell did not run"
+            errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+            assert not errors, f"error output: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+            images = [o for c in code for o in c["outputs"] if "image/png" in o.get("data", {})]
+            assert len(images) >= 3
+            assert not watch.external, f"JupyterLab requested outside addresses: {watch.external}"
+            page_errors = [e for e in watch.errors if e.startswith("page error")]
+            assert not page_errors, "\n".join(page_errors)
+        except Exception:
+            page.screenshot(path=str(shots / "failure.png"))
+            print(jupyter_lab["log"].read_text()[-3000:])
+            raise
+        finally:
+            browser.close()

@@ -1,0 +1,190 @@
+"""The slide decks in presentations/.
+
+Fast checks of the deck notebooks run with `make test`. The tests marked `browser` run
+with `make test-browser`: they render every deck as `make slides` does (figure cells
+executed, reveal.js from the npm registry) and open each in headless Chromium (Debian's
+`chromium`, driven by Playwright), checking that the slides appear, that no script error
+is raised and that nothing is requested from the network; a screenshot of each deck's
+first slide and key figure goes to test-artifacts/slides/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nest_workshop import slides
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESENTATIONS = ROOT / "presentations"
+ARTIFACTS = ROOT / "test-artifacts"
+DECKS = slides.find_decks(PRESENTATIONS)
+CHROMIUM = "/usr/bin/chromium"
+APT_HINT = "sudo apt-get update && sudo apt-get install -y chromium"
+# The machine has no outside network; these keep Chromium from trying to reach it.
+CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage"]
+SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
+
+
+# ---------------------------------------------------------------------------
+# helpers shared with test_browser.py
+
+
+def require_chromium() -> str:
+    """Path of Debian's chromium, or skip with the command that installs it."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's chromium is not installed; install it with: {APT_HINT}")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed: run make setup")
+    return CHROMIUM
+
+
+def launch_chromium(playwright):
+    args = list(CHROMIUM_ARGS)
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium's sandbox refuses to run as root
+    return playwright.chromium.launch(executable_path=require_chromium(), headless=True, args=args)
+
+
+class PageWatch:
+    """Script errors, console errors and requests that leave the machine, on one page."""
+
+    def __init__(self, page, allow_hosts=()):
+        self.errors: list[str] = []
+        self.external: list[str] = []
+        self.allow_hosts = tuple(allow_hosts)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"))
+        page.route("**/*", self._route)
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(("file:", "data:", "blob:", "about:")) or any(
+                url.startswith(f"{scheme}://{host}") for host in self.allow_hosts for scheme in ("http", "ws")):
+            route.continue_()
+        else:
+            self.external.append(url)
+            route.abort()
+
+
+def artifact_dir(name: str) -> Path:
+    folder = ARTIFACTS / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# ---------------------------------------------------------------------------
+# the deck notebooks (fast)
+
+
+def test_every_part_and_the_introduction_have_a_deck():
+    names = [d.stem for d in DECKS]
+    assert names[0] == "00_introduction", "the introduction deck comes first"
+    for part in ["first_steps", "eprop", "sequence_learning", "compartmental", "astrocytes"]:
+        assert any(n.endswith(part) for n in names), f"no deck for {part} in {PRESENTATIONS}"
+
+
+@pytest.mark.parametrize("deck", DECKS, ids=[d.stem for d in DECKS])
+def test_deck_is_a_slide_show_without_outputs(deck):
+    nb = nbformat.read(deck, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.get("title"), "the deck needs a title (notebook metadata 'title')"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.lstrip().startswith("# "), "a deck opens with a title slide"
+    for index, cell in enumerate(nb.cells):
+        kind = cell.metadata.get("slideshow", {}).get("slide_type")
+        assert kind in SLIDE_TYPES, f"cell {index}: slide metadata missing or unknown ({kind!r})"
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"cell {index}: commit decks without outputs"
+            assert slides.HIDE_INPUT_TAG in cell.metadata.get("tags", []), \
+                f"cell {index}: figure code is tagged {slides.HIDE_INPUT_TAG!r}, so the slide shows the figure only"
+    assert slides.slide_count(nb) >= 3
+
+
+def test_decks_load_nothing_from_a_cdn():
+    template = (PRESENTATIONS / slides.TEMPLATE).read_text()
+    for marker in ["http://", "https://", "jquery_url", "require_js_url", "mathjax(", "mermaid_js_url"]:
+        assert marker not in template, f"the offline template still refers to {marker}"
+    assert "$$" not in "".join(PRESENTATIONS.joinpath(d).read_text() for d in DECKS), \
+        "decks render without MathJax: write formulas in Unicode, not LaTeX"
+
+
+# ---------------------------------------------------------------------------
+# rendered and shown in Chromium (make test-browser)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    require_chromium()
+    if shutil.which("npm") is None and not any((ROOT / "build" / "cache").glob("reveal.js-*")):
+        pytest.fail("npm is needed once to fetch reveal.js: sudo apt-get install -y npm")
+    out = tmp_path_factory.mktemp("slides")
+    decks = slides.render_all(PRESENTATIONS, out, cache=ROOT / "build" / "cache")
+    return {d.source.stem: d for d in decks}, out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.browser
+def test_rendered_decks_are_standalone(rendered):
+    decks, out = rendered
+    assert (out / "index.html").is_file()
+    assert (out / slides.REVEAL_DIR / "dist" / "reveal.js").is_file()
+    for deck in decks.values():
+        html = deck.html.read_text()
+        for marker in ["https://cdn", "unpkg.com", "cdnjs", "jsdelivr"]:
+            assert marker not in html, f"{deck.html.name} refers to {marker}"
+        assert 'src="reveal.js/dist/reveal.js"' in html
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", [d.stem for d in DECKS])
+def test_deck_shows_in_chromium(rendered, browser, name):
+    decks, _ = rendered
+    deck = decks[name]
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    watch = PageWatch(page)
+    try:
+        page.goto(deck.html.as_uri())
+        page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=15000)
+        total = page.evaluate("Reveal.getTotalSlides()")
+        assert total == deck.slides, f"reveal.js shows {total} slides, the notebook has {deck.slides}"
+        title = page.locator(".reveal .slides section.present h1").first
+        assert title.is_visible(), "the title slide is not shown"
+        nb_title = nbformat.read(deck.source, as_version=4).metadata["title"]
+        assert title.inner_text().strip().replace("\n", " ").rstrip("¶").casefold() == nb_title.casefold()
+        shots = artifact_dir("slides")
+        page.screenshot(path=str(shots / f"{name}.png"))
+
+        # Every slide can be shown; a slide with a figure shows a decoded image.
+        figure_shot = False
+        for index in range(total):
+            if index:
+                page.evaluate("Reveal.next()")
+            page.wait_for_timeout(50)
+            images = page.locator(".reveal .slides section.present:not(.stack) img")
+            for i in range(images.count()):
+                size = images.nth(i).evaluate("img => [img.naturalWidth, img.clientWidth]")
+                assert size[0] > 0 and size[1] > 0, f"slide {index + 1}: a figure did not render"
+                if not figure_shot:
+                    page.screenshot(path=str(shots / f"{name}_figure.png"))
+                    figure_shot = True
+        has_figure = any(c.cell_type == "code" for c in nbformat.read(deck.source, as_version=4).cells)
+        assert figure_shot == has_figure, "the deck's figure was not found on any slide"
+        assert not watch.errors, "\n".join(watch.errors)
+        assert not watch.external, f"requests to the network: {watch.external}"
+    finally:
+        page.close()
