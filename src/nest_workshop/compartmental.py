@@ -14,7 +14,12 @@ experiments of notebook 1.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -150,3 +155,433 @@ def summation(n_inputs: int, *, layout: str, weight: float, receptor_type: str, 
     linear = sum(singles[s] for s in sites)
     return {"n_inputs": n_inputs, "sites": sites, "soma_epsp": together["soma_epsp"], "linear_prediction": linear,
             "ratio": together["soma_epsp"] / linear, "local_epsp": together["local_epsp"]}
+
+
+# ---------------------------------------------------------------------------------------
+# NEAT: from a reconstructed morphology to a reduced cm_default neuron (notebook 3)
+#
+# NEAT (NEural Analysis Toolkit, ``pip install nest-neat``, imported as ``neat``) reads a
+# morphology (SWC), gives it a passive membrane, and fits a small compartment tree whose
+# compartments sit at chosen locations ("sites") so that it reproduces the full
+# morphology's responses there. The fitted tree exports to ``cm_default``. The full
+# morphology is simulated with NEURON through NEAT's ``NeuronSimTree``; a passive
+# membrane needs only NEURON's built-in mechanisms (``pas``, ``Exp2Syn``, ``NetStim``),
+# so nothing is compiled.
+#
+# NEAT writes a ``neatcache/`` folder into the working directory when trees are created,
+# and on import without a display it switches matplotlib to the Agg backend. The helpers
+# below run NEAT in a temporary folder and restore the matplotlib backend, so nothing is
+# written into the materials and inline figures keep working.
+# ---------------------------------------------------------------------------------------
+
+
+# SWC point types NEAT keeps by default: 1 soma, 3 basal dendrite, 4 apical dendrite
+SWC_TYPES = {1: "soma", 2: "axon", 3: "basal dendrite", 4: "apical dendrite"}
+# passive membrane: capacitance (µF/cm²), axial resistance (Ω cm), membrane time constant
+# (ms) and resting potential (mV); the leak conductance follows from tau_m and c_m
+PASSIVE = {"c_m": 1.0, "r_a": 100.0, "tau_m": 10.0, "e_eq": -75.0}
+# AMPA kinetics used in both simulators (cm_default's defaults): rise 0.2 ms, decay 3 ms
+AMPA = {"e_AMPA": 0.0, "tau_r_AMPA": 0.2, "tau_d_AMPA": 3.0}
+# Na and K of cm_default on the reduced soma, per nF of its capacitance (µS/nF); with them
+# the reduced neuron fires (the dendrites stay passive)
+ACTIVE_SOMA_DENSITY = {"gbar_Na": 90.0, "gbar_K": 30.0}
+NEAT_WORKDIR = Path(tempfile.gettempdir()) / "nest-workshop-neat"
+
+
+@contextlib.contextmanager
+def _in_neat_workdir():
+    """Run NEAT inside a temporary folder: its ``neatcache/`` lands there, not here."""
+    NEAT_WORKDIR.mkdir(parents=True, exist_ok=True)
+    here = os.getcwd()
+    os.chdir(NEAT_WORKDIR)
+    try:
+        yield NEAT_WORKDIR
+    finally:
+        os.chdir(here)
+
+
+@contextlib.contextmanager
+def _quiet_file_descriptors():
+    """Silence output written straight to the process's stdout/stderr (NEURON's and
+    NEST's banners, NEAT's display probe); replay it if something fails."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    import io
+
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        text = io.StringIO()                       # Python-level prints (Jupyter's streams)
+        try:
+            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+                yield
+        except BaseException:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace") + text.getvalue())
+            raise
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+def import_neat():
+    """Import NEAT (which imports NEST and NEURON) without side effects: nothing written
+    into the working directory, no banners, matplotlib's backend unchanged (without a
+    display NEAT would switch it to Agg and inline figures would vanish). Raises an
+    ImportError that says what to install."""
+    import sys
+
+    if "neat" in sys.modules:
+        return sys.modules["neat"]
+    import matplotlib
+
+    backend = matplotlib.get_backend()
+    path = os.environ.get("PATH", "")
+    # NEAT probes for a display by running `python -c "import matplotlib.pyplot ..."`:
+    # let `python` be this environment's interpreter, which has matplotlib
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), path])
+    try:
+        with _in_neat_workdir(), _quiet_file_descriptors():
+            import neat
+    except ImportError as error:
+        raise ImportError("NEAT is missing: run `%pip install nest-neat==1.1 six` and restart the kernel") from error
+    finally:
+        os.environ["PATH"] = path
+        if matplotlib.get_backend() != backend:
+            matplotlib.use(backend)
+    return neat
+
+
+def check_swc(path) -> Path:
+    """Check that ``path`` is an SWC morphology file: lines of seven numbers
+    ``id type x y z radius parent`` (``#`` starts a comment), a soma point (type 1) as root."""
+    path = Path(path)
+    if not path.is_file():
+        folder = path.parent if path.parent.is_dir() else Path(".")
+        found = sorted(p.name for p in folder.glob("*.swc"))
+        raise FileNotFoundError(f"no morphology file {str(path)!r}; SWC files in {str(folder)!r}: "
+                                f"{', '.join(found) if found else 'none'}")
+    roots = 0
+    soma = False
+    with open(path, errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            fields = line.split()
+            try:
+                values = [float(v) for v in fields]
+            except ValueError:
+                values = []
+            if len(fields) != 7 or not values:
+                raise ValueError(f"{path.name} is not an SWC file: line {number} is {line[:60]!r}; an SWC line has "
+                                 "7 numbers: id, type, x, y, z, radius, parent id (-1 for the root)")
+            roots += values[6] == -1
+            soma |= values[1] == 1
+    if roots != 1 or not soma:
+        raise ValueError(f"{path.name} is not a usable SWC morphology: it needs exactly one root point "
+                         f"(parent -1) and a soma (type 1); found {roots} roots, {'a' if soma else 'no'} soma")
+    return path
+
+
+def load_morphology(path, passive: dict | None = None):
+    """Read an SWC file into a NEAT ``PhysTree`` with a passive membrane (``PASSIVE``,
+    overridable), ready for fitting and for NEURON. The axon is left out (NEAT's default)."""
+    path = check_swc(path).resolve()            # before NEAT runs in its own working directory
+    params = {**PASSIVE, **(passive or {})}
+    unknown = set(params) - set(PASSIVE)
+    if unknown:
+        raise ValueError(f"unknown passive parameters {sorted(unknown)}: use {', '.join(PASSIVE)}")
+    neat = import_neat()
+    with _in_neat_workdir(), _quiet_file_descriptors():
+        tree = neat.PhysTree(str(path))
+        tree.set_physiology(params["c_m"], params["r_a"] * 1e-6)     # NEAT takes r_a in MΩ cm
+        tree.fit_leak_current(params["e_eq"], params["tau_m"])
+        tree.set_v_ep(params["e_eq"])
+        tree.set_comp_tree()
+    tree.passive = params
+    return tree
+
+
+def _ranges(numbers) -> str:
+    numbers = sorted(numbers)
+    parts, start = [], numbers[0]
+    for previous, current in zip(numbers, numbers[1:] + [None]):
+        if current != previous + 1:
+            parts.append(f"{start}" if start == previous else f"{start}–{previous}")
+            start = current
+    return ", ".join(parts)
+
+
+def check_sites(tree, sites: dict) -> None:
+    """Each site is ``name: (node, x)``: a node of the tree and a position 0 ≤ x ≤ 1 along
+    it (0 at the parent end); the soma is node 1. Errors name the valid choices."""
+    if not isinstance(sites, dict) or not sites:
+        raise ValueError("give the sites as a dict {name: (node, x)}, for example {'soma': (1, 0.5)}")
+    valid = [node.index for node in tree]
+    for name, site in sites.items():
+        if not (isinstance(site, (tuple, list)) and len(site) == 2):
+            raise ValueError(f"site {name!r} must be (node, x), got {site!r}")
+        node, x = site
+        if not isinstance(node, (int, np.integer)) or node not in valid:
+            raise ValueError(f"site {name!r}: node {node!r} is not on the tree; its nodes are {_ranges(valid)} "
+                             "(1 = soma; the axon is left out)")
+        if not 0.0 <= float(x) <= 1.0:
+            raise ValueError(f"site {name!r}: x = {x!r} is off the branch; x runs from 0 (parent end) to 1")
+    if list(sites.values())[0][0] != 1:
+        raise ValueError(f"the first site must be the soma (node 1): the reduced tree's root; got {list(sites.items())[0]}")
+
+
+def distance_to_soma(tree, site) -> float:
+    """Path length (µm) from the soma's centre to ``site = (node, x)``."""
+    return float(tree.path_length(tuple(site), (1, 0.5)))
+
+
+def site_region(tree, site) -> str:
+    """"soma", "basal dendrite" or "apical dendrite"."""
+    return SWC_TYPES.get(tree[site[0]].swc_type, "other")
+
+
+def support_locations(tree, site, fractions) -> list[tuple]:
+    """Locations on the path from the soma to ``site`` at the given fractions of its
+    distance: extra compartments that make the reduced model more accurate near ``site``."""
+    total = distance_to_soma(tree, site)
+    out = []
+    for fraction in fractions:
+        target = fraction * total
+        for node in tree.path_to_root(tree[site[0]]):
+            if node.index == 1:
+                break
+            end = distance_to_soma(tree, (node.index, 1.0))
+            if end - node.L <= target <= end:
+                out.append((node.index, float((target - end + node.L) / node.L)))
+                break
+    return out
+
+
+@dataclasses.dataclass
+class ReducedNeuron:
+    """A reduced compartment tree fitted by NEAT, ready for ``cm_default``.
+
+    ``site_compartment[name]`` is the ``cm_default`` compartment of each site (the soma is
+    0); ``locations`` are all fitted locations (sites, support points, and bifurcations
+    NEAT adds); ``fit_seconds`` is how long the fit took."""
+
+    ctree: object
+    sites: dict
+    site_compartment: dict
+    locations: list
+    fit_seconds: float
+
+    @property
+    def n_compartments(self) -> int:
+        return len(self.ctree)
+
+    def compartments(self, active_soma: bool = False) -> list[dict]:
+        """The ``compartments`` list for ``cm_default`` (NEAT's export). ``active_soma``
+        adds cm_default's Na and K channels to the soma (``ACTIVE_SOMA_DENSITY`` times its
+        capacitance), so the neuron fires; the dendrites stay passive."""
+        tree = self.ctree._make_compartments_params_list()
+        if active_soma:
+            soma = tree[0]["params"]
+            soma.update({key: density * soma["C_m"] for key, density in ACTIVE_SOMA_DENSITY.items()},
+                        e_Na=50.0, e_K=-85.0)
+        return tree
+
+    def check_site_names(self, names) -> None:
+        for name in names:
+            if name not in self.site_compartment:
+                raise ValueError(f"unknown site {name!r}: this neuron has sites {', '.join(self.site_compartment)}")
+
+
+def reduce_morphology(tree, sites: dict, support=(1 / 3, 2 / 3)) -> ReducedNeuron:
+    """Fit a reduced compartment tree with a compartment at each site (and at ``support``
+    fractions of each dendritic site's distance to the soma; ``()`` for none) with NEAT's
+    ``CompartmentFitter``. Takes several seconds for the L2/3 cell."""
+    check_sites(tree, sites)
+    if any(not 0.0 < f < 1.0 for f in support):
+        raise ValueError(f"support fractions must lie between 0 and 1 (exclusive), got {support!r}")
+    neat = import_neat()
+    locations = [tuple(s) for s in sites.values()]
+    for site in list(sites.values())[1:]:
+        locations += support_locations(tree, site, support)
+    start = time.perf_counter()
+    with _in_neat_workdir() as folder:
+        with contextlib.redirect_stdout(None):          # NEAT prints its cache status
+            fitter = neat.CompartmentFitter(tree, save_cache=False, recompute_cache=True,
+                                            cache_path=str(folder / "neatcache"))
+            ctree, fitted = fitter.fit_model(locations)
+        ctree = neat.NestCompartmentTree(ctree)
+    ctree.reset_indices()
+    by_location = {node.loc_idx: node.index for node in ctree}
+    site_compartment = {name: by_location[i] for i, name in enumerate(sites)}
+    return ReducedNeuron(ctree, dict(sites), site_compartment, [(loc["node"], loc["x"]) for loc in fitted],
+                         time.perf_counter() - start)
+
+
+def create_reduced(nest, reduced: ReducedNeuron, n: int = 1, receptor_sites=(), receptor_type: str = "AMPA",
+                   receptor_params: dict | None = None, active_soma: bool = False):
+    """Create ``n`` ``cm_default`` neurons of the reduced tree, with one receptor of
+    ``receptor_type`` at each of ``receptor_sites`` (site names; receptor index i is the
+    i-th name)."""
+    reduced.check_site_names(receptor_sites)
+    check_receptors([(reduced.site_compartment[s], receptor_type) for s in receptor_sites], reduced.n_compartments)
+    params = dict(AMPA) if receptor_type == "AMPA" and receptor_params is None else dict(receptor_params or {})
+    neurons = nest.Create("cm_default", n)
+    neurons.V_th = -20.0
+    neurons.compartments = reduced.compartments(active_soma=active_soma)
+    neurons.receptors = [{"comp_idx": reduced.site_compartment[s], "receptor_type": receptor_type, "params": params}
+                         for s in receptor_sites]
+    return neurons
+
+
+def _epsp_result(times, traces: dict, site: str, rest: float) -> dict:
+    return {"times": np.asarray(times), "v": {k: np.asarray(v) for k, v in traces.items()},
+            "soma_epsp": float(np.max(traces["soma"]) - rest), "local_epsp": float(np.max(traces[site]) - rest)}
+
+
+def epsp_reduced(reduced: ReducedNeuron, site: str, *, weight: float, t_sim: float = 60.0, t_input: float = 10.0) -> dict:
+    """One AMPA input of ``weight`` (µS) at ``site`` of the reduced neuron in NEST. Returns
+    the voltage at every site (every 0.025 ms) and the somatic and local EPSP peaks (mV)."""
+    reduced.check_site_names([site])
+    if weight <= 0:
+        raise ValueError(f"weight must be a positive conductance in µS, got {weight!r}")
+    nest = reset_kernel(seed=1, threads=1, resolution=0.025)
+    neuron = create_reduced(nest, reduced, receptor_sites=[site])
+    volley = nest.Create("spike_generator", params={"spike_times": [t_input]})
+    nest.Connect(volley, neuron, syn_spec={"weight": weight, "receptor_type": 0, "delay": 0.1})
+    meter = nest.Create("multimeter", params={"interval": 0.025, "record_from":
+                                              sorted({f"v_comp{c}" for c in reduced.site_compartment.values()})})
+    nest.Connect(meter, neuron)
+    nest.Simulate(t_sim)
+    events = meter.events
+    traces = {name: events[f"v_comp{c}"] for name, c in reduced.site_compartment.items()}
+    rest = float(reduced.ctree[0].e_eq)
+    return _epsp_result(events["times"], traces, site, rest)
+
+
+def epsp_full(tree, sites: dict, site: str, *, weight: float, t_sim: float = 60.0, t_input: float = 10.0,
+              dt: float = 0.025) -> dict:
+    """The same input on the full morphology, simulated by NEURON through NEAT's
+    ``NeuronSimTree`` (segments by the lambda rule; built-in ``Exp2Syn`` and ``NetStim``)."""
+    check_sites(tree, sites)
+    if site not in sites:
+        raise ValueError(f"unknown site {site!r}: the sites are {', '.join(sites)}")
+    if weight <= 0:
+        raise ValueError(f"weight must be a positive conductance in µS, got {weight!r}")
+    neat = import_neat()
+    from neuron import h
+
+    settle = 100.0                                       # ms without input before recording
+    with _in_neat_workdir():
+        model = neat.NeuronSimTree(tree)
+    model.init_model(dt=dt, t_calibrate=settle, v_init=tree.passive["e_eq"])
+    model.store_locs([tuple(s) for s in sites.values()], "rec locs")
+    model.add_double_exp_synapse(tuple(sites[site]), AMPA["tau_r_AMPA"], AMPA["tau_d_AMPA"], AMPA["e_AMPA"])
+    stimulus = h.NetStim()
+    stimulus.number, stimulus.start, stimulus.noise = 1, settle + t_input, 0
+    connection = h.NetCon(stimulus, model.syns[0], 0, 0.1, weight)      # noqa: F841 (must stay alive)
+    result = model.run(t_sim)
+    model.delete_model()
+    traces = {name: result["v_m"][i] for i, name in enumerate(sites)}
+    return _epsp_result(result["t"], traces, site, tree.passive["e_eq"])
+
+
+def compare_epsps(tree, reduced: ReducedNeuron, *, weight: float) -> list[dict]:
+    """Somatic and local EPSPs of one input at each dendritic site: full (NEURON) vs
+    reduced (NEST), with relative errors."""
+    rows = []
+    for name in reduced.sites:
+        full = epsp_full(tree, reduced.sites, name, weight=weight)
+        small = epsp_reduced(reduced, name, weight=weight)
+        rows.append({"site": name, "distance": distance_to_soma(tree, reduced.sites[name]),
+                     "full": full, "reduced": small,
+                     "soma_error": small["soma_epsp"] / full["soma_epsp"] - 1,
+                     "local_error": small["local_epsp"] / full["local_epsp"] - 1})
+    return rows
+
+
+def population_response(reduced: ReducedNeuron, input_sites, *, rates=(1000.0,), n_per_group: int = 20,
+                        weight: float = 0.001, t_sim: float = 1000.0, seed: int = 1, threads: int | None = None) -> dict:
+    """A population of reduced neurons with an active soma, one group of ``n_per_group``
+    neurons for each input site (site names) and input rate (spikes/s): each neuron is
+    driven by its own Poisson input (AMPA, ``weight`` µS) at that one site. Returns the
+    firing rate (spikes/s per neuron) and the mean somatic voltage (mV) of each group as
+    ``{site: array over rates}``, and the spikes with the neuron ids of each group."""
+    reduced.check_site_names(input_sites)
+    rates = [float(r) for r in np.atleast_1d(rates)]
+    if not rates or min(rates) < 0:
+        raise ValueError(f"rates must be input rates of at least 0 spikes/s, got {rates!r}")
+    if not isinstance(n_per_group, int) or n_per_group < 1:
+        raise ValueError(f"n_per_group must be a whole number of at least 1, got {n_per_group!r}")
+    if weight <= 0:
+        raise ValueError(f"weight must be a positive conductance in µS, got {weight!r}")
+    nest = reset_kernel(seed=seed, threads=threads)
+    spikes = nest.Create("spike_recorder")
+    meter = nest.Create("multimeter", params={"record_from": ["v_comp0"], "interval": 1.0})
+    groups = {}
+    for site in input_sites:
+        for rate in rates:
+            neurons = create_reduced(nest, reduced, n_per_group, receptor_sites=[site], active_soma=True)
+            drive = nest.Create("poisson_generator", params={"rate": rate})
+            nest.Connect(drive, neurons, syn_spec={"weight": weight, "receptor_type": 0, "delay": 1.0})
+            nest.Connect(neurons, spikes)
+            nest.Connect(meter, neurons)
+            groups[site, rate] = np.asarray(neurons.tolist())
+    nest.Simulate(t_sim)
+    senders, times = np.asarray(spikes.events["senders"]), np.asarray(spikes.events["times"])
+    v_senders, v = np.asarray(meter.events["senders"]), np.asarray(meter.events["v_comp0"])
+    rate_out = {s: np.zeros(len(rates)) for s in input_sites}
+    soma_v = {s: np.zeros(len(rates)) for s in input_sites}
+    for (site, rate), ids in groups.items():
+        i = rates.index(rate)
+        rate_out[site][i] = np.isin(senders, ids).sum() / (len(ids) * t_sim / 1000.0)
+        soma_v[site][i] = v[np.isin(v_senders, ids)].mean()
+    return {"rates": np.asarray(rates), "rate": rate_out, "soma_v": soma_v, "groups": groups,
+            "senders": senders, "times": times, "t_sim": t_sim}
+
+
+def plot_morphology(tree, sites: dict | None = None, ax=None, colors=None):
+    """The morphology seen from the side (x, y), line width by radius, coloured by
+    region; ``sites`` are marked and labelled."""
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 6))
+    region_color = {1: "black", 3: "tab:blue", 4: "tab:green"}
+    segments, widths, line_colors = [], [], []
+    for node in tree:
+        if node.index == 1 or node.parent_node is None:
+            continue
+        start = node.parent_node.xyz if node.parent_node.index != 1 else tree[1].xyz
+        segments.append([start[:2], node.xyz[:2]])
+        widths.append(max(0.4, 1.2 * node.R))
+        line_colors.append(region_color.get(node.swc_type, "gray"))
+    ax.add_collection(LineCollection(segments, linewidths=widths, colors=line_colors))
+    ax.add_patch(plt.Circle(tree[1].xyz[:2], tree[1].R, color="black"))
+    for name, (node_index, x) in (sites or {}).items():
+        node = tree[node_index]
+        if node_index == 1:
+            point = node.xyz[:2]
+        else:
+            parent = node.parent_node.xyz if node.parent_node.index != 1 else tree[1].xyz
+            point = (1 - x) * parent[:2] + x * node.xyz[:2]
+        color = (colors or {}).get(name, "tab:red")
+        ax.plot(*point, "o", ms=9, mfc=color, mec="white", zorder=3)
+        ax.annotate(name, point, xytext=(6, 4), textcoords="offset points", fontsize=9, color=color)
+    ax.autoscale()
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
+    ax.plot([], [], color="tab:blue", label="basal")
+    ax.plot([], [], color="tab:green", label="apical")
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    return ax
