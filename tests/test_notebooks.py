@@ -43,10 +43,10 @@ def test_solution_has_an_exercise_and_a_self_check(solution):
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: str(p.relative_to(MATERIALS)))
-def test_blank_exercises_stop_only_their_own_cells(solution, monkeypatch):
+def test_blank_exercises_stop_only_their_own_cells(solution):
     """Run the participant version: the only failing cells are blank exercises, and
-    they fail with the exercise's NotImplementedError, so a stuck participant can go on."""
-    monkeypatch.setenv("NEST_WORKSHOP_THREADS", "1")
+    they fail with the exercise's NotImplementedError, so a stuck participant can go on.
+    (Threads as for the solutions: NEST_WORKSHOP_THREADS if set, else all cores.)"""
     participant = exercises.participant_path(solution)
     nb = nbformat.read(participant, as_version=4)
     NotebookClient(nb, timeout=600, allow_errors=True, resources={"metadata": {"path": str(participant.parent)}}).execute()
