@@ -71,7 +71,7 @@ def _nestml_status(nb) -> str:
     sources = "".join(c.source for c in nb.cells if c.cell_type == "code")
     if BUILD_MESSAGE in text:
         return "built"
-    return "cached" if "nestml.build" in sources else "-"
+    return "cached" if ("nestml.build" in sources or "build_models(" in sources) else "-"
 
 
 def run_notebook(path: Path, timeout: float = 1800.0) -> NotebookRun:

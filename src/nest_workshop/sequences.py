@@ -50,6 +50,18 @@ def build_models(models_dir: str | Path = MODELS) -> nestml.NestmlModule:
     )
 
 
+def get_in_chunks(connections, keys: list[str], chunk: int = 10000) -> dict:
+    """``connections.get(keys)`` as arrays, a slice at a time. NEST builds the full status
+    dictionary of every connection it is asked about: for the network's 162,000 synapses
+    at once that costs about 1 GB, in slices of 10,000 a few tens of MB."""
+    parts = {key: [] for key in keys}
+    for start in range(0, len(connections), chunk):
+        values = connections[start:start + chunk].get(keys)
+        for key in keys:
+            parts[key].append(np.atleast_1d(np.asarray(values[key])))
+    return {key: np.concatenate(parts[key]) if parts[key] else np.array([]) for key in keys}
+
+
 def model_names(module: nestml.NestmlModule) -> tuple[str, str]:
     """(neuron, synapse) names of the co-generated pair."""
     neuron = next(n for n in module.neuron_models if "__with_" in n)
@@ -362,7 +374,7 @@ class SequenceNetwork:
         # after the last Connect (NEST invalidates connection handles when connections are added):
         # a synapse never falls below the permanence it started with
         recurrent = nest.GetConnections(self.exc, self.exc)
-        recurrent.set(permanence_min=recurrent.get("permanence"))
+        recurrent.set(permanence_min=get_in_chunks(recurrent, ["permanence"])["permanence"].tolist())
         self.synapses_before = self._synapse_table()
 
         n_seq = len(self.sequences)
@@ -427,10 +439,9 @@ class SequenceNetwork:
     def _synapse_table(self) -> dict:
         """Source and target (0-based neuron indices) and permanence of every recurrent synapse."""
         # asked afresh: connection handles go stale when connections are added
-        data = self.nest.GetConnections(self.exc, self.exc).get(["source", "target", "permanence"])
+        data = get_in_chunks(self.nest.GetConnections(self.exc, self.exc), ["source", "target", "permanence"])
         first = self.exc[0].global_id
-        return {"source": np.asarray(data["source"]) - first, "target": np.asarray(data["target"]) - first,
-                "permanence": np.asarray(data["permanence"])}
+        return {"source": data["source"] - first, "target": data["target"] - first, "permanence": data["permanence"]}
 
     def connectivity(self, after_training: bool = True, mature_only: bool = True) -> np.ndarray:
         """Synapses from each subpopulation (rows, presynaptic) to each subpopulation
