@@ -95,7 +95,7 @@ def neuron_experiment(module: nestml.NestmlModule, *, n_dendritic: int = 0, dend
                                                 "receptor_type": receptors["dend_spikes"]})
     if somatic_time is not None:
         stimulus = nest.Create("spike_generator", params={"spike_times": [somatic_time]})
-        nest.Connect(stimulus, neuron, syn_spec={"weight": psc_for_psp(1.1 * config.V_th, 10.0, 2.0, 250.0),
+        nest.Connect(stimulus, neuron, syn_spec={"weight": stimulus_weight(config),
                                                  "delay": 0.1, "receptor_type": receptors["soma_spikes"]})
     meter = nest.Create("multimeter", params={"record_from": ["V_m", "I_dend", "active_dendrite_readout", "dAP_trace"],
                                               "interval": 0.1})
@@ -131,7 +131,7 @@ def pairing_experiment(module: nestml.NestmlModule, dap_trace: float, *, lag: fl
     nest.Connect(pre_source, pre)
     # the postsynaptic spike is forced by a strong somatic input; it fires ~1.6 ms later
     post_source = nest.Create("spike_generator", params={"spike_times": [t + lag - 1.6 for t in pre_times]})
-    nest.Connect(post_source, post, syn_spec={"weight": 2 * psc_for_psp(1.1 * config.V_th, 10.0, 2.0, 250.0),
+    nest.Connect(post_source, post, syn_spec={"weight": 2 * stimulus_weight(config),
                                               "delay": 0.1, "receptor_type": receptors["soma_spikes"]})
     nest.Connect(pre, post, syn_spec={"synapse_model": synapse_model, "receptor_type": receptors["dend_spikes"],
                                       "delay": 0.1, "permanence": initial_permanence, "permanence_min": 1.0,
@@ -148,6 +148,31 @@ def pairing_experiment(module: nestml.NestmlModule, dap_trace: float, *, lag: fl
     post_times = np.asarray(post_spikes.events["times"])
     measured_lags = post_times - np.asarray(pre_times)[: len(post_times)]
     return {"permanence": np.asarray(permanence), "lags": measured_lags, "dap_trace": dap_trace}
+
+
+INHIBITORY_NEURON = dict(C_m=250.0, tau_m=5.0, tau_syn_ex=0.5, tau_syn_in=1.65, V_th=15.0, V_reset=0.0, E_L=0.0,
+                         V_m=0.0, t_ref=2.0)
+
+
+def stimulus_weight(config: "SequenceConfig") -> float:
+    """External input: a PSP of 1.1 x the somatic threshold, so a stimulus makes a neuron fire."""
+    return psc_for_psp(1.1 * config.V_th, 10.0, 2.0, 250.0)
+
+
+def _connect_inhibition(nest, exc, inh, config: "SequenceConfig", spikes_to_fire: int, inh_receptor: int,
+                        excites: bool = False) -> None:
+    """Winner-take-all inhibition per subpopulation: about ``spikes_to_fire`` spikes of
+    a subpopulation fire its inhibitory neuron, which then silences the subpopulation.
+    ``excites`` flips the inhibitory weight (the published tutorial's sign error)."""
+    w_ie = psc_for_psp(1.2 * INHIBITORY_NEURON["V_th"] / spikes_to_fire, 5.0, 0.5, 250.0)
+    w_ei = -psc_for_psp(2 * config.V_th, 10.0, 1.0, 250.0)  # negative: an inhibitory weight
+    if excites:
+        w_ei = -w_ei
+    n = config.n_per_element
+    for k in range(config.n_elements):
+        members = exc[k * n:(k + 1) * n]
+        nest.Connect(members, inh[k], syn_spec={"weight": w_ie, "delay": 0.1})
+        nest.Connect(inh[k], members, syn_spec={"weight": w_ei, "delay": 0.1, "receptor_type": inh_receptor})
 
 
 def _soma_params(config: "SequenceConfig", tau_h: float) -> dict:
@@ -316,9 +341,7 @@ class SequenceNetwork:
         n = c.n_per_element
         self.exc = nest.Create(self.neuron_model, c.n_elements * n,
                                params=_soma_params(c, tau_h=self.homeostasis_time_constant()))
-        inhibitory = dict(C_m=250.0, tau_m=5.0, tau_syn_ex=0.5, tau_syn_in=1.65, V_th=15.0, V_reset=0.0, E_L=0.0,
-                          V_m=0.0, t_ref=2.0)
-        self.inh = nest.Create("iaf_psc_exp", c.n_elements, params=inhibitory)
+        self.inh = nest.Create("iaf_psc_exp", c.n_elements, params=INHIBITORY_NEURON)
         receptors = nest.GetDefaults(self.neuron_model)["receptor_types"]
         self.receptors = {k.lower(): v for k, v in receptors.items()}
 
@@ -332,18 +355,9 @@ class SequenceNetwork:
                       "tau_pre_trace": c.tau_pre_trace, "dt_min": 4.0, "dt_max": 2 * c.delta_t})
         self.synapses_before = self.synapses_after = None
 
-        # winner-take-all inhibition per subpopulation: about pattern_size spikes fire the
-        # inhibitory neuron, which then silences its subpopulation
-        w_ie = psc_for_psp(1.2 * 15.0 / c.pattern_size, 5.0, 0.5, 250.0)
-        w_ei = -psc_for_psp(2 * c.V_th, 10.0, 1.0, 250.0)  # negative: an inhibitory weight
-        if c.inhibition_excites:
-            w_ei = -w_ei
-        for k in range(c.n_elements):
-            members = self.subpopulation(k)
-            nest.Connect(members, self.inh[k], syn_spec={"weight": w_ie, "delay": 0.1})
-            nest.Connect(self.inh[k], members, syn_spec={"weight": w_ei, "delay": 0.1,
-                                                         "receptor_type": self.receptors["inh_spikes"]})
-        self.w_stimulus = psc_for_psp(1.1 * c.V_th, 10.0, 2.0, 250.0)
+        _connect_inhibition(nest, self.exc, self.inh, c, c.pattern_size, self.receptors["inh_spikes"],
+                            excites=c.inhibition_excites)
+        self.w_stimulus = stimulus_weight(c)
         self.spike_recorder = nest.Create("spike_recorder")
         nest.Connect(self.exc, self.spike_recorder)
 
@@ -493,17 +507,11 @@ def replay(network: SequenceNetwork, cues, *, interval: float = 250.0, seed: int
                      {"weight": np.full(count, c.w_mature), "delay": np.full(count, c.delay),
                       "receptor_type": receptors["dend_spikes"]})
     # inhibition needs the whole subpopulation now, so replayed activity is not cut short
-    inh = nest.Create("iaf_psc_exp", c.n_elements, params=dict(C_m=250.0, tau_m=5.0, tau_syn_ex=0.5, tau_syn_in=1.65,
-                                                                 V_th=15.0, V_reset=0.0, E_L=0.0, V_m=0.0, t_ref=2.0))
-    w_ie = psc_for_psp(1.2 * 15.0 / c.n_per_element, 5.0, 0.5, 250.0)
-    w_ei = -psc_for_psp(2 * c.V_th, 10.0, 1.0, 250.0)
+    inh = nest.Create("iaf_psc_exp", c.n_elements, params=INHIBITORY_NEURON)
+    _connect_inhibition(nest, exc, inh, c, c.n_per_element, receptors["inh_spikes"])
     n = c.n_per_element
-    for k in range(c.n_elements):
-        members = exc[k * n:(k + 1) * n]
-        nest.Connect(members, inh[k], syn_spec={"weight": w_ie, "delay": 0.1})
-        nest.Connect(inh[k], members, syn_spec={"weight": w_ei, "delay": 0.1, "receptor_type": receptors["inh_spikes"]})
     cue_times = [c.start + i * interval for i in range(len(cues))]
-    w_stimulus = psc_for_psp(1.1 * c.V_th, 10.0, 2.0, 250.0)
+    w_stimulus = stimulus_weight(c)
     for cue, t in zip(cues, cue_times):
         k = network.element_index[cue]
         generator = nest.Create("spike_generator", params={"spike_times": [t]})
