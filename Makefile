@@ -12,6 +12,8 @@
 #   make start PART=introduction   copy a part into workspace/PART (never overwrites), then JupyterLab on workspace/
 #   make slides     render presentations/ into offline HTML slide shows in build/slides/
 #   make test-browser  slides and JupyterLab in headless Chromium (installs chromium with apt as root)
+#   make mpi        OpenMPI (apt) + NEST built with MPI (cached wheel) in its own .venv-mpi  (13-23 min once)
+#   make test-mpi   the MPI tests: same spikes/weights for 2 ranks x 1 thread as for 1 rank x 2 threads
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -20,7 +22,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nest-workshop-setup
 PORT ?= 8888
 
-.PHONY: setup system-packages lab test build doctor exercises check bench lock clean-cache start slides browser test-browser
+MPI_VENV := .venv-mpi
+
+.PHONY: setup system-packages lab test build doctor exercises check bench lock clean-cache start slides browser test-browser \
+	mpi test-mpi bench-mpi
 
 setup: system-packages $(STAMP)
 
@@ -90,3 +95,18 @@ browser:
 test-browser: setup browser
 	NEST_WORKSHOP_THREADS=$${NEST_WORKSHOP_THREADS:-1} $(BIN)/python -m pytest -ra -m browser --durations=10 \
 		tests/test_slides.py tests/test_browser.py
+
+# NEST with MPI, for running the networks at scale (README, "Scaling up"). The wheel is
+# built once from NEST's PyPI sdist and cached (~/.cache/nest-workshop/mpi-wheels, or
+# $$NEST_WORKSHOP_MPI_CACHE); the MPI environment is separate from .venv, whose binary
+# NEST wheel has no MPI. The builder uses only the standard library: no venv needed.
+mpi:
+	@bash scripts/ensure_system_packages.sh --mpi "$(PYTHON)"
+	PYTHONPATH=src $(PYTHON) -m nest_workshop.mpi_setup --venv $(MPI_VENV)
+
+test-mpi: mpi
+	$(MPI_VENV)/bin/python -m pytest -ra -p no:cacheprovider --durations=10 tests/mpi
+
+# Wall time and memory per process of the astrocyte network for 1x1, 1x2 and 2x1.
+bench-mpi: mpi
+	$(MPI_VENV)/bin/python benchmarks/mpi_scaling.py

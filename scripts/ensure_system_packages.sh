@@ -8,8 +8,13 @@
 # Checks take well under a second. When something is missing: as root on
 # Debian/Ubuntu it is installed with apt-get; otherwise the script stops and prints
 # the exact command to run.
+#
+# With --mpi it also checks what building NEST with MPI needs (make mpi): OpenMPI's
+# compiler wrappers and launcher, and ninja.
 set -euo pipefail
 
+MPI=0
+if [ "${1:-}" = "--mpi" ]; then MPI=1; shift; fi
 PYTHON="${1:-python3}"
 missing_pkgs=()
 missing_what=()
@@ -34,6 +39,12 @@ need_command make make
 need_header gsl/gsl_errno.h libgsl-dev
 need_header boost/version.hpp libboost-dev
 need_header ltdl.h libltdl-dev
+if [ "$MPI" -eq 1 ]; then
+    need_command mpicc libopenmpi-dev
+    need_command ompi_info libopenmpi-dev
+    need_command mpirun openmpi-bin
+    need_command ninja ninja-build
+fi
 
 if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
     pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)

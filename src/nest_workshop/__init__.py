@@ -13,9 +13,10 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"analysis", "check", "checks", "cli", "environment", "exercises", "kernel", "nestml", "plotting",
+_SUBMODULES = {"analysis", "check", "checks", "cli", "environment", "exercises", "kernel", "nestml", "parallel", "plotting",
+               "scaling",
                # the parts
-               "astrocytes", "eprop", "sequences"}
+               "astrocytes", "compartmental", "eprop", "sequences"}
 
 
 def reset_kernel(*args, **kwargs):

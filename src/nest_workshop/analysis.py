@@ -1,7 +1,9 @@
 """Small spike-train measures shared by the parts (rates, histograms).
 
 Spike data come as NEST gives them: a recorder's ``events`` dict with ``times`` (ms)
-and ``senders`` (node ids). Every function also takes the recorder itself.
+and ``senders`` (node ids). Every function also takes the recorder itself; then the
+events of every MPI rank are gathered (:mod:`nest_workshop.parallel`), so the results
+are those of the whole network under any number of processes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ import numpy as np
 
 
 def events_of(source) -> dict:
-    """The events dict of a recorder, or the dict itself."""
+    """The events dict of a recorder, or the dict itself.
+
+    A recorder's events are gathered from every MPI rank and put in the canonical order
+    (by time, then sender), the same under one process and under several.
+    """
     if isinstance(source, dict):
         return source
     events = getattr(source, "events", None)
@@ -18,11 +24,13 @@ def events_of(source) -> dict:
         raise ValueError("give one recorder, not several")
     if not isinstance(events, dict):
         raise TypeError(f"expected a recorder (NodeCollection) or its events dict, got {type(source).__name__}")
-    return events
+    from .parallel import gather_events
+
+    return gather_events(source)
 
 
 def spike_times(source) -> tuple[np.ndarray, np.ndarray]:
-    """(times in ms, senders) as arrays."""
+    """(times in ms, senders) as arrays; from a recorder, sorted by time, then sender."""
     events = events_of(source)
     if "times" not in events or "senders" not in events:
         raise ValueError(f"events need 'times' and 'senders', got keys {sorted(events)}")

@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .analysis import spike_times
+from .analysis import events_of, spike_times
 from .kernel import import_nest, reset_kernel
 
 ASTROCYTE = "astrocyte_lr_1994"
@@ -353,12 +353,12 @@ def run_balanced_network(config: BalancedNetworkConfig | None = None, *, sic: bo
     nest.Connect(calcium_meter, astrocytes[: min(config.n_traced, config.n_astrocytes)])
     nest.Simulate(config.t_sim)
 
-    calcium = _population_mean(calcium_meter.events, "Ca_astro") if sic else {
+    calcium = _population_mean(events_of(calcium_meter), "Ca_astro") if sic else {
         "times": np.arange(0.0, config.t_sim, 10.0) + 10.0,  # frozen: calcium stays at its initial value
-        "Ca_astro": np.full(int(config.t_sim // 10), float(astrocytes[0].get("Ca_astro")))}
+        "Ca_astro": np.full(int(config.t_sim // 10), float(nest.GetDefaults(ASTROCYTE, "Ca_astro")))}
     times, senders = spike_times(spike_recorder)
     return NetworkResult(config=config, sic=sic, seed=seed, spikes={"times": times, "senders": senders},
-                         recorded=np.asarray(recorded.tolist()), sic_trace=_population_mean(sic_meter.events, "I_SIC"),
+                         recorded=np.asarray(recorded.tolist()), sic_trace=_population_mean(events_of(sic_meter), "I_SIC"),
                          calcium_trace=calcium, wall_s=time.perf_counter() - started)
 
 

@@ -243,6 +243,26 @@ def slides_command(args) -> int:
     return slides.main(presentations, out_dir, execute=not args.no_execute)
 
 
+def scale_command(args) -> int:
+    from . import parallel, scaling
+
+    try:
+        summary = scaling.main(args.network, args.size, args.out, seed=args.seed, threads=args.threads,
+                               t_sim=args.t_sim, iterations=args.iterations)
+    except ValueError as error:
+        if parallel.is_root():
+            print(f"nest-workshop scale: {error}", file=sys.stderr)
+        return 2
+    if parallel.is_root():
+        what = (f"{summary['n_spikes']} spikes, {summary['rate_hz']:.2f} spikes/s, CV {summary['cv']:.2f}, "
+                f"chi {summary['chi']:.3f}" if args.network == "astrocytes"
+                else f"loss {summary['first_loss']:.4g} -> {summary['last_loss']:.4g}")
+        print(f"{args.network} x{summary['size']:g} on {summary['ranks']} rank(s) x {summary['threads_per_rank']} "
+              f"thread(s): {what}; {summary['wall_s']:.1f} s, peak "
+              f"{max(summary['peak_memory_mb_per_rank']):.0f} MB per rank; files in {args.out}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="nest-workshop", description="Helpers for the NEST workshop materials.")
     parser.add_argument("--version", action="version", version=f"nest-workshop {__version__}")
@@ -276,6 +296,21 @@ def main(argv=None) -> int:
     p.add_argument("--output", help="output folder (default: build/slides)")
     p.add_argument("--no-execute", action="store_true", help="do not run the decks' figure cells")
     p.set_defaults(func=slides_command)
+
+    p = sub.add_parser("scale", help="run the astrocyte or e-prop network at a larger size (works under mpirun)",
+                       description="Run a network of the bundle at SIZE times its workshop size, on this process "
+                                   "or under `mpirun -np N`; writes summary.json and spikes.npz / weights.npz "
+                                   "into --out (formats: nest_workshop.scaling).")
+    p.add_argument("network", choices=["astrocytes", "eprop"])
+    p.add_argument("--size", type=float, default=1.0,
+                   help="astrocytes: SIZE x 1000 neurons (>= 0.5); eprop: SIZE x 100 recurrent neurons (default 1)")
+    p.add_argument("--out", default="scale-results", help="output folder (default ./scale-results)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads per rank (default: 1 under MPI, else the machine's cores)")
+    p.add_argument("--t-sim", type=float, default=1000.0, help="astrocytes: simulated time in ms (default 1000)")
+    p.add_argument("--iterations", type=int, default=20, help="eprop: training iterations (default 20)")
+    p.set_defaults(func=scale_command)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .analysis import events_of
 from .kernel import import_nest
 
 STEP_MS = 1.0  # e-prop networks here run at 1 ms resolution, like NEST's examples
@@ -283,7 +284,7 @@ def _progress(iterable, enabled: bool, description: str):
 def _samples(multimeter, variables, senders, t0: float, n_steps: int) -> dict:
     """Dense arrays (len(senders), n_steps) of recorded ``variables`` at times t0 + 1 ... t0 + n_steps
     (NaN where nothing was recorded)."""
-    events = multimeter.get("events")
+    events = events_of(multimeter)  # from every rank under MPI
     times = np.asarray(events["times"], dtype=float)
     who = np.asarray(events["senders"])
     index = np.rint(times - t0).astype(int) - 1
@@ -301,7 +302,7 @@ def _samples(multimeter, variables, senders, t0: float, n_steps: int) -> dict:
 
 def _spike_events(recorder, t0: float, t1: float, node_ids) -> tuple[np.ndarray, np.ndarray]:
     """Spike times (ms, relative to t0) and neuron indices (0 ... len(node_ids)-1) in [t0, t1)."""
-    events = recorder.get("events")
+    events = events_of(recorder)  # from every rank under MPI
     times = np.asarray(events["times"], dtype=float)
     senders = np.asarray(events["senders"])
     first = min(node_ids)

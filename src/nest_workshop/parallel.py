@@ -1,0 +1,206 @@
+"""Rank-aware helpers: the same results under one process and under N MPI processes.
+
+Under MPI, NEST distributes neurons over ranks. A recorder then holds only the events
+of the neurons on its own rank, and ``nest.GetConnections`` returns only the
+connections whose target lives there. The helpers here gather such data from every
+rank, in a canonical order, so that the analysis and plotting code of the package sees
+the whole network whatever the number of processes; and they let only rank 0 write
+files and figures.
+
+With one process (the pip wheel, a notebook) nothing is gathered and mpi4py is not
+needed. Under MPI (``make mpi``), mpi4py is used; NEST has initialised MPI already.
+
+The canonical order (spikes sorted by time, then sender; connections by source, then
+target) is what makes runs comparable: NEST guarantees the same spikes for the same
+number of virtual processes (ranks x threads), but not the same order in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+
+def _nest():
+    from .kernel import import_nest
+
+    return import_nest()
+
+
+def num_processes() -> int:
+    """The number of MPI processes NEST runs on (1 for the pip wheel)."""
+    return int(_nest().NumProcesses())
+
+
+def rank() -> int:
+    """This process's MPI rank (0 for the pip wheel)."""
+    return int(_nest().Rank())
+
+
+def is_root() -> bool:
+    """True on the process that writes files and figures (rank 0)."""
+    return rank() == 0
+
+
+def _comm():
+    from mpi4py import MPI  # only under MPI; NEST initialised MPI, mpi4py reuses it
+
+    return MPI.COMM_WORLD
+
+
+def allgather(value):
+    """A list of ``value`` from every rank, in rank order (``[value]`` with one process)."""
+    if num_processes() == 1:
+        return [value]
+    return _comm().allgather(value)
+
+
+def barrier() -> None:
+    if num_processes() > 1:
+        _comm().Barrier()
+
+
+def merge_events(parts: list[dict]) -> dict:
+    """Concatenate event dicts from several ranks key by key, then sort canonically.
+
+    Spike events are sorted by time, then sender; sampled events (multimeters) the
+    same way, which orders samples by time and, within a time, by node.
+    """
+    keys = sorted(set().union(*(part.keys() for part in parts))) if parts else []
+    merged = {}
+    for key in keys:
+        arrays = [np.asarray(part.get(key, [])) for part in parts]
+        arrays = [a for a in arrays if a.size] or arrays[:1]
+        merged[key] = np.concatenate(arrays) if arrays else np.array([])
+    if "times" in merged and "senders" in merged and merged["times"].size:
+        order = np.lexsort((merged["senders"], merged["times"]))
+        merged = {key: value[order] if np.ndim(value) == 1 and len(value) == len(order) else value
+                  for key, value in merged.items()}
+    return merged
+
+
+def gather_events(recorder) -> dict:
+    """The events of a recorder (spike recorder or multimeter) from every rank, each
+    key an array, in the canonical order. Every rank receives the whole result."""
+    events = recorder.get("events")
+    if not isinstance(events, dict):
+        raise ValueError("give one recorder, not several")
+    local = {key: np.asarray(value) for key, value in events.items()}
+    return merge_events(allgather(local))
+
+
+def gather_connections(keys=("source", "target", "weight"), **selection) -> dict:
+    """Connections from every rank as arrays of ``keys`` (``source`` and ``target``
+    always included), sorted by source, then target, then any further key.
+
+    ``selection`` is passed to ``nest.GetConnections`` (``source=``, ``target=``,
+    ``synapse_model=``). States are read in slices, which keeps memory flat for large
+    networks (NEST builds one status dict per connection).
+    """
+    nest = _nest()
+    keys = list(dict.fromkeys(["source", "target", *keys]))
+    connections = nest.GetConnections(**selection)
+    local = {key: [] for key in keys}
+    total = len(connections)
+    for start in range(0, total, 10_000):
+        chunk = connections[start:start + 10_000].get(keys)
+        for key in keys:
+            local[key].append(np.atleast_1d(np.asarray(chunk[key])))
+    local = {key: np.concatenate(parts) if parts else np.array([]) for key, parts in local.items()}
+    parts = allgather(local)
+    merged = {key: np.concatenate([part[key] for part in parts]) for key in keys}
+    order = np.lexsort(tuple(merged[key] for key in reversed(keys)))
+    return {key: value[order] for key, value in merged.items()}
+
+
+def count_connections(**selection) -> int:
+    """The number of connections in the whole network (all ranks) that match ``selection``."""
+    return int(sum(allgather(len(_nest().GetConnections(**selection)))))
+
+
+# ----------------------------------------------------------------------------- output
+def write_json(path, data) -> None:
+    """Write ``data`` as JSON, once (rank 0); the other ranks wait until it exists.
+    NaN (e.g. the CV of a silent network) is written as null: JSON has no NaN."""
+    if is_root():
+        text = json.dumps(_without_nan(data), indent=2, sort_keys=True, default=_jsonable, allow_nan=False)
+        _atomic_write(Path(path), text.encode())
+    barrier()
+
+
+def write_npz(path, **arrays) -> None:
+    """Write arrays to a ``.npz`` file, once (rank 0)."""
+    if is_root():
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + f".tmp-{os.getpid()}.npz")
+        np.savez_compressed(temporary, **arrays)
+        os.replace(temporary, path)
+    barrier()
+
+
+def save_figure(figure, path, **kwargs) -> None:
+    """Save a matplotlib figure, once (rank 0)."""
+    if is_root():
+        figure.savefig(path, **kwargs)
+    barrier()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + f".tmp-{os.getpid()}")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def _without_nan(value):
+    if isinstance(value, dict):
+        return {key: _without_nan(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_nan(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+# ----------------------------------------------------------------------------- launching
+def clean_environment(**extra) -> dict:
+    """The environment for launching ``mpirun`` from Python.
+
+    Without OpenMPI's and PMIx's per-job variables (a process that imported an MPI NEST
+    has them, and an ``mpirun`` started with them fails), with passive OpenMP waiting
+    (no busy-waiting when ranks share cores), and, as root, with OpenMPI's consent to
+    run as root.
+    """
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("OMPI_", "PMIX_", "OPAL_", "PRTE_")) and key != "NEST_WORKSHOP_THREADS"}
+    env.update(OMP_WAIT_POLICY="passive", PYTHONUNBUFFERED="1")
+    if os.geteuid() == 0:
+        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    env.update(extra)
+    return env
+
+
+def mpirun_command(command: list[str], ranks: int) -> list[str]:
+    """``command`` as it is (one rank) or under ``mpirun -np ranks``, not bound to cores
+    (so the threads of a rank may use several), with the OpenMP wait policy passed on."""
+    if ranks <= 1:
+        return list(command)
+    launcher = shutil.which("mpirun")
+    if launcher is None:
+        raise FileNotFoundError("mpirun was not found; install OpenMPI (make mpi) or load your cluster's MPI module")
+    return [launcher, "-np", str(ranks), "--bind-to", "none", "-x", "OMP_WAIT_POLICY", *command]

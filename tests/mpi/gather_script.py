@@ -1,0 +1,37 @@
+"""Run under mpirun (or alone) by test_mpi.py: a small network, then the rank-aware
+helpers. Rank 0 prints one JSON line: per-rank local counts and the gathered ones."""
+
+import json
+import sys
+
+import numpy as np
+
+import nest_workshop as nw
+from nest_workshop import parallel
+
+threads = int(sys.argv[1])
+nest = nw.reset_kernel(seed=7, threads=threads)
+neurons = nest.Create("iaf_psc_alpha", 200, params={"I_e": 376.0})
+nest.Connect(neurons, neurons, {"rule": "fixed_indegree", "indegree": 20}, {"weight": 30.0, "delay": 1.5})
+noise = nest.Create("poisson_generator", params={"rate": 4000.0})
+nest.Connect(noise, neurons, syn_spec={"weight": 10.0})
+recorder = nest.Create("spike_recorder")
+nest.Connect(neurons, recorder)
+nest.Simulate(300.0)
+
+local_spikes = len(recorder.get("events")["times"])
+local_connections = len(nest.GetConnections(target=neurons, source=neurons))
+times, senders = nw.analysis.spike_times(recorder)
+connections = parallel.gather_connections(("source", "target", "weight"), source=neurons, target=neurons)
+report = {
+    "ranks": parallel.num_processes(),
+    "local_spikes": parallel.allgather(local_spikes),
+    "local_connections": parallel.allgather(local_connections),
+    "gathered_spikes": int(times.size),
+    "gathered_connections": int(connections["source"].size),
+    "counted_connections": parallel.count_connections(source=neurons, target=neurons),
+    "spikes_sha": __import__("hashlib").sha256(times.tobytes() + senders.astype(np.int64).tobytes()).hexdigest(),
+    "rate_hz": nw.analysis.mean_rate(recorder, 200, 0.0, 300.0),
+}
+if parallel.is_root():
+    print("RESULT " + json.dumps(report))
