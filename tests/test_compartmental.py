@@ -121,3 +121,157 @@ def test_the_reduced_ball_and_stick_matches_neuron(ball_and_stick):
         C.epsp_reduced(reduced, "apical", weight=0.001)
     with pytest.raises(ValueError, match="unknown receptor type 'GABAB'"):
         C.create_reduced(C.reset_kernel(), reduced, receptor_sites=["tip"], receptor_type="GABAB")
+
+
+# --- NESTML: cm_default written in NESTML, plus an h-current (notebook 2) ---
+
+import numpy as np
+
+COMPARTMENTAL_MODELS = Path(__file__).resolve().parents[1] / "materials" / "compartmental" / "models"
+ACTIVE = C.BallAndSticks(n_branches=2, compartments_per_branch=3, soma=dict(C.ACTIVE_SOMA))
+PASSIVE = C.BallAndSticks(n_branches=2, compartments_per_branch=3)
+# notebook 2's comparison protocol: dendritic EPSPs, somatic volleys that fire the soma,
+# and a current step that makes it fire tonically
+PROTOCOL = dict(ampa={3: [100.0, 110.0, 120.0, 130.0, 140.0], 0: [200.0, 250.0, 300.0]},
+                ampa_weight={3: 0.002, 0: 0.02}, currents={0: [(400.0, 600.0, 0.2)]})
+
+
+def test_ih_kinetics_follow_kole_2006():
+    m_inf, tau = C.ih_kinetics([-100.0, -70.0, -50.0])
+    assert m_inf == pytest.approx([0.2732, 0.01836, 0.002344], rel=1e-3)
+    assert tau == pytest.approx([77.26, 42.15, 23.41], rel=1e-3)
+    v = np.linspace(-130, -30, 101)
+    assert np.all(np.diff(C.ih_kinetics(v)[0]) < 0), "the h-channel opens with hyperpolarisation"
+    assert np.isfinite(C.ih_kinetics(-154.9)).all(), "the removable singularity of alpha is handled"
+
+
+def test_sag_measures_of_a_synthetic_trace():
+    t = np.arange(0.0, 1000.0, 0.1)
+    s = np.clip(t - 200.0, 0.0, None) * (t < 700.0)
+    # a fast 10 mV hyperpolarisation, 3 mV of it recovered slowly during the step
+    v = -70.0 - 10.0 * (1 - np.exp(-s / 2.0)) * (t < 700) + 3.0 * (1 - np.exp(-s / 50.0)) * (t < 700)
+    after = t >= 700.0
+    v[after] = -70.0 + 2.0 * np.exp(-(t[after] - 700.0) / 50.0)
+    m = C.sag_measures(t, v, 200.0, 700.0)
+    assert m["rest"] == pytest.approx(-70.0)
+    assert m["v_steady"] == pytest.approx(-77.0, abs=1e-3)
+    assert m["sag_ratio"] == pytest.approx((-77.0 - m["v_min"]) / (-70.0 - m["v_min"]), abs=1e-3)
+    assert 0.2 < m["sag_ratio"] < 0.3 and m["rebound"] == pytest.approx(2.0, abs=0.01)
+    flat = -70.0 - 10.0 * (1 - np.exp(-s / 10.0)) * (t < 700)
+    assert C.sag_measures(t, flat, 200.0, 700.0)["sag_ratio"] == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="hyperpolarising"):
+        C.sag_measures(t, -140.0 - v, 200.0, 700.0)
+    with pytest.raises(ValueError, match="must hold 50.0 ms before the step"):
+        C.sag_measures(t, v, 20.0, 700.0)
+
+
+def test_epsp_amplitudes_of_a_synthetic_train():
+    t = np.arange(0.0, 300.0, 0.1)
+    inputs = np.array([50.0, 70.0, 90.0])
+    v = np.full_like(t, -70.0)
+    for k, t0 in enumerate(inputs):
+        s = np.clip(t - t0, 0.0, None)
+        v += (k + 1) * (s / 2.0) * np.exp(1 - s / 2.0)      # alpha EPSPs of 1, 2, 3 mV peaks
+    assert C.epsp_amplitudes(t, v, inputs, -70.0) == pytest.approx([1.0, 2.0, 3.0], abs=0.01)
+    with pytest.raises(ValueError, match="at least two input times"):
+        C.epsp_amplitudes(t, v, [50.0], -70.0)
+
+
+@pytest.mark.parametrize("compartments, model, message", [
+    (C.set_ih(ACTIVE.compartments(), {0: 0.02}), "cm_default",
+     r"compartment 0: cm_default has no parameter 'gbar_h' \(cm_default has no h-current: .* cm_with_ih\)"),
+    ([{"parent_idx": -1, "params": {"gbar_NA": 1.0}}], "cm_with_ih", r"no parameter 'gbar_NA'; its parameters are C_m, "),
+    ([{"parent_idx": 0, "params": {}}], "cm_default", "compartment 0 is the soma.*parent_idx must be -1"),
+    ([{"parent_idx": -1, "params": {}}, {"parent_idx": 1, "params": {}}], "cm_default", "compartment 1: parent_idx must be an earlier"),
+    ([{"parent_idx": -1, "params": {"gbar_K": -1.0}}], "cm_default", "gbar_K is a maximal conductance"),
+    ([{"parent_idx": -1, "params": {}}], "hh_psc_alpha", "unknown model 'hh_psc_alpha'"),
+    ([{"parent_idx": -1, "params": {"gbar_K": 1.0, "e_K": -90.0}}], "cm_default", "accepts e_K only together with e_Na"),
+])
+def test_bad_compartments_are_explained(compartments, model, message):
+    with pytest.raises(ValueError, match=message):
+        C.check_compartments(compartments, model)
+
+
+def test_set_ih_and_its_gradient():
+    tree = ACTIVE.compartments()
+    gbar = C.ih_gradient(ACTIVE, soma=0.02, tip=0.006)
+    assert gbar == pytest.approx({0: 0.02, 1: 0.002, 2: 0.004, 3: 0.006, 4: 0.002, 5: 0.004, 6: 0.006})
+    with_ih = C.set_ih(tree, gbar)
+    assert "gbar_h" not in tree[0]["params"], "set_ih returns a copy"
+    assert with_ih[3]["params"]["gbar_h"] == pytest.approx(0.006) and with_ih[3]["params"]["e_h"] == -45.0
+    C.check_compartments(with_ih, "cm_with_ih")
+    with pytest.raises(ValueError, match="no compartment 9: this neuron has compartments 0 to 6"):
+        C.set_ih(tree, {9: 0.01})
+    with pytest.raises(ValueError, match="at least 0"):
+        C.set_ih(tree, {0: -0.01})
+
+
+def test_bad_inputs_are_explained():
+    tree = ACTIVE.compartments()
+    with pytest.raises(ValueError, match="ampa: there is no compartment 7"):
+        C.run_cell("cm_default", tree, t_sim=100.0, ampa={7: [10.0]})
+    with pytest.raises(ValueError, match="positive conductance in µS for compartment 3"):
+        C.run_cell("cm_default", tree, t_sim=100.0, ampa={3: [10.0]}, ampa_weight=0.0)
+    with pytest.raises(ValueError, match="cm_default has no h-current to record"):
+        C.run_cell("cm_default", tree, t_sim=100.0, record=[("m_h", 0)])
+    with pytest.raises(ValueError, match="negative amplitude"):
+        C.hyperpolarising_step("cm_default", tree, amplitude=0.1)
+
+
+@pytest.fixture(scope="module")
+def cm_with_ih():
+    C.reset_kernel(threads=1)  # modules load only into an empty kernel
+    return C.build_model(COMPARTMENTAL_MODELS)
+
+
+@pytest.mark.nestml_build
+def test_the_nestml_model_reproduces_cm_default(cm_with_ih):
+    assert C.NESTML_MODEL in cm_with_ih.neuron_models
+    runs = {dt: C.compare_models(ACTIVE.compartments(), t_sim=700.0, resolution=dt, **PROTOCOL) for dt in (0.1, 0.025)}
+    coarse = runs[0.1]
+    reference, nestml_run = coarse["cm_default"], coarse[C.NESTML_MODEL]
+    assert coarse["spikes"]["n_reference"] == coarse["spikes"]["n_other"] >= 10
+    locked = reference["spikes"] < 400.0                  # the three spikes fired by synaptic volleys
+    assert locked.sum() == 3 and np.all(np.abs(coarse["spikes"]["dt"][locked]) <= 0.2 + 1e-9)
+    before = reference["times"] < 190.0                   # rest and the dendritic EPSPs
+    assert np.abs(reference["v"][0][before] - nestml_run["v"][0][before]).max() < 0.2
+    # tonic firing: same rate within 2 %, and the drift shrinks with the time step (first order)
+    isi = [np.diff(run["spikes"][run["spikes"] > 400.0]).mean() for run in (reference, nestml_run)]
+    assert isi[1] == pytest.approx(isi[0], rel=0.02)
+    assert runs[0.025]["spikes"]["max_abs"] < 0.5 * coarse["spikes"]["max_abs"]
+
+
+@pytest.mark.nestml_build
+def test_the_h_current_follows_its_kinetics(cm_with_ih):
+    tree = C.set_ih([{"parent_idx": -1, "params": dict(C.SOMA)}], {0: 0.02})
+    run = C.run_cell(C.NESTML_MODEL, tree, t_sim=1500.0, currents={0: [(500.0, 1400.0, -0.1)]},
+                     record=[("m_h", 0), ("h", 0)])
+    for t in (499.0, 1399.0):                              # steady states at rest and during the step
+        i = int(np.argmin(np.abs(run["times"] - t)))
+        v, m = run["v"][0][i], run["states"][("m_h", 0)][i]
+        assert m == pytest.approx(C.ih_kinetics(v)[0], rel=1e-4)
+        assert run["states"][("h", 0)][i] == pytest.approx(0.02 * m * (C.E_H - v), rel=1e-3)
+    assert run["v"][0][4990] > -69.0, "the h-current depolarises the resting potential"
+
+
+@pytest.mark.nestml_build
+def test_the_h_current_makes_sag_and_rebound(cm_with_ih):
+    without = C.hyperpolarising_step(C.NESTML_MODEL, ACTIVE.compartments(), amplitude=-0.1)
+    with_ih = C.hyperpolarising_step(C.NESTML_MODEL, C.set_ih(ACTIVE.compartments(), {0: 0.02}), amplitude=-0.1)
+    assert without["sag_ratio"] < 0.01 and with_ih["sag_ratio"] > 0.05
+    assert with_ih["rest"] > without["rest"] + 1.0 and with_ih["rebound"] > 0.5 > without["rebound"]
+    reference = C.hyperpolarising_step("cm_default", ACTIVE.compartments(), amplitude=-0.1)
+    assert reference["sag_ratio"] < 0.01 and reference["v_min"] == pytest.approx(without["v_min"], abs=0.2)
+
+
+@pytest.mark.nestml_build
+def test_dendritic_h_current_reduces_temporal_summation(cm_with_ih):
+    """Magee (1999): blocking Ih increases the summation of a train of dendritic EPSPs."""
+    gbar = C.ih_gradient(PASSIVE, soma=0.02, tip=0.006)
+    train = dict(site=PASSIVE.tip(0), weight=0.002, rate=50.0)
+    blocked = C.epsp_train(C.NESTML_MODEL, PASSIVE.compartments(), **train)
+    with_ih = C.epsp_train(C.NESTML_MODEL, C.set_ih(PASSIVE.compartments(), gbar), **train)
+    assert with_ih["summation"] < blocked["summation"] - 0.1
+    assert blocked["summation"] > 1.5
+    with pytest.raises(ValueError, match="the neuron fired"):
+        C.epsp_train(C.NESTML_MODEL, ACTIVE.compartments(), site=0, weight=0.05)
