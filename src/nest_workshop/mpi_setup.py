@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -39,6 +38,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 from typing import Callable
+
+from .nestml import _exclusive  # a file lock (standard library only, like this module)
 
 NEST_VERSION = "3.10.0"
 # Bump when the recipe below changes, so wheels built by an older recipe are not reused.
@@ -156,16 +157,6 @@ def entry_problem(entry: Path, fields: dict) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def _locked(path: Path):
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _run(command: list[str], *, log_file: Path, env: dict | None = None, cwd: Path | None = None) -> None:
     with open(log_file, "a") as out:
         out.write(f"\n$ {' '.join(command)}\n")
@@ -215,7 +206,7 @@ def cached_wheel(*, root: Path | None = None, fields: dict | None = None,
     root = cache_root(root)
     fields = build_key_fields() if fields is None else fields
     entry = root / key_of(fields)
-    with _locked(root / f".{entry.name}.lock"):
+    with _exclusive(root / f".{entry.name}.lock"):
         if entry.exists():
             problem = entry_problem(entry, fields)
             if problem is None:
