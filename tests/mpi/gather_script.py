@@ -1,8 +1,11 @@
 """Run under mpirun (or alone) by test_mpi.py: a small network, then the rank-aware
-helpers. Rank 0 prints one JSON line: per-rank local counts and the gathered ones."""
+helpers. Rank 0 prints one JSON line: per-rank local counts and the gathered ones.
+With an output folder as second argument, every rank also asks for the report as
+JSON and for a raster figure there (only rank 0 may write them)."""
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -33,5 +36,14 @@ report = {
     "spikes_sha": __import__("hashlib").sha256(times.tobytes() + senders.astype(np.int64).tobytes()).hexdigest(),
     "rate_hz": nw.analysis.mean_rate(recorder, 200, 0.0, 300.0),
 }
+if len(sys.argv) > 2:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out = Path(sys.argv[2])
+    figure, (ax_raster, _) = nw.plotting.raster(recorder, n_neurons=200)
+    report["raster_points"] = int(len(ax_raster.lines[0].get_xdata()))  # the plot shows every rank's spikes
+    parallel.save_figure(figure, out / "raster.png")
+    parallel.write_json(out / "report.json", report)
 if parallel.is_root():
     print("RESULT " + json.dumps(report))

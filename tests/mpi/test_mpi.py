@@ -16,15 +16,16 @@ ROOT = HERE.parents[1]
 SCALE = [str(BIN / "nest-workshop"), "scale"]
 
 
-def gather_report(ranks: int, threads: int) -> dict:
-    result = run([sys.executable, str(HERE / "gather_script.py"), str(threads)], ranks=ranks)
+def gather_report(ranks: int, threads: int, out: Path | None = None) -> dict:
+    extra = [str(out)] if out else []
+    result = run([sys.executable, str(HERE / "gather_script.py"), str(threads), *extra], ranks=ranks)
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert len(lines) == 1, f"rank 0 alone reports, once: {result.stdout}"
     return json.loads(lines[0][len("RESULT "):])
 
 
-def test_helpers_gather_every_rank():
-    two_ranks = gather_report(ranks=2, threads=1)
+def test_helpers_gather_every_rank(tmp_path):
+    two_ranks = gather_report(ranks=2, threads=1, out=tmp_path)
     one_rank = gather_report(ranks=1, threads=2)
     assert two_ranks["ranks"] == 2 and one_rank["ranks"] == 1
     # Each rank holds only part of the spikes and connections ...
@@ -36,6 +37,11 @@ def test_helpers_gather_every_rank():
         == two_ranks["counted_connections"] == one_rank["counted_connections"] == 200 * 20
     assert two_ranks["spikes_sha"] == one_rank["spikes_sha"]
     assert two_ranks["rate_hz"] == one_rank["rate_hz"]
+    # The figure shows all spikes; the files are written once, whole, with nothing left beside them.
+    assert two_ranks["raster_points"] == two_ranks["gathered_spikes"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raster.png", "report.json"]
+    assert json.loads((tmp_path / "report.json").read_text()) == two_ranks
+    assert (tmp_path / "raster.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
