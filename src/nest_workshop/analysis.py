@@ -24,9 +24,9 @@ def events_of(source) -> dict:
         raise ValueError("give one recorder, not several")
     if not isinstance(events, dict):
         raise TypeError(f"expected a recorder (NodeCollection) or its events dict, got {type(source).__name__}")
-    from .parallel import gather_events
+    from .parallel import gather_local_events
 
-    return gather_events(source)
+    return gather_local_events(events)
 
 
 def spike_times(source) -> tuple[np.ndarray, np.ndarray]:

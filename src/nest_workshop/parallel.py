@@ -89,8 +89,13 @@ def gather_events(recorder) -> dict:
     events = recorder.get("events")
     if not isinstance(events, dict):
         raise ValueError("give one recorder, not several")
-    local = {key: np.asarray(value) for key, value in events.items()}
-    return merge_events(allgather(local))
+    return gather_local_events(events)
+
+
+def gather_local_events(events: dict) -> dict:
+    """This rank's events dict (as a recorder gives it) merged with every other rank's,
+    in the canonical order; with one process, only put in that order."""
+    return merge_events(allgather({key: np.asarray(value) for key, value in events.items()}))
 
 
 def gather_connections(keys=("source", "target", "weight"), **selection) -> dict:
