@@ -242,15 +242,19 @@ def install_venv(venv: Path, wheel: Path, project: Path, python: str = sys.execu
         log(f"{venv} is up to date")
         return
     log(f"installing the MPI wheel, mpi4py and nest-workshop into {venv}")
+
+    def step(command: list[str]) -> None:  # pip prints its own error; say which step failed
+        if subprocess.run(command).returncode != 0:
+            raise MpiSetupError(f"installing into {venv} failed at `{' '.join(command[-3:])}` (pip's message is above)")
+
     if not (venv / "bin" / "python").exists():
-        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+        step([python, "-m", "venv", str(venv)])
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    step([*pip, "install", "--upgrade", "pip"])
     # The MPI wheel first: the package's pin nest-simulator==3.10.0 is then satisfied
     # and pip does not replace it with the binary wheel from PyPI.
-    subprocess.run([*pip, "install", "--force-reinstall", "--no-deps", str(wheel)], check=True)
-    subprocess.run([*pip, "install", "-c", str(project / "requirements" / "constraints.txt"),
-                    MPI4PY, "-e", f"{project}[test]"], check=True)
+    step([*pip, "install", "--force-reinstall", "--no-deps", str(wheel)])
+    step([*pip, "install", "-c", str(project / "requirements" / "constraints.txt"), MPI4PY, "-e", f"{project}[test]"])
     check = subprocess.run([str(venv / "bin" / "python"), "-c",
                             "import nest, sys; sys.exit(0 if nest.build_info['have_mpi'] else 3)"],
                            capture_output=True, text=True)

@@ -5,6 +5,7 @@ The test process itself never imports NEST: an imported MPI NEST puts OpenMPI's
 variables into the environment, and an mpirun started from it then fails.
 """
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,9 @@ from mpirun_helpers import clean_environment
 
 
 def _nest_has_mpi() -> bool:
+    # .venv-mpi has mpi4py and .venv has not: decide without starting NEST when we can.
+    if importlib.util.find_spec("mpi4py") is None:
+        return False
     probe = subprocess.run([sys.executable, "-c", "import nest; print(nest.build_info['have_mpi'])"],
                            capture_output=True, text=True, env=clean_environment())
     return probe.stdout.strip().endswith("True")
