@@ -2,7 +2,8 @@
 #
 #   make setup      system tools (apt), .venv with the pinned packages  (idempotent, seconds when done)
 #   make lab        JupyterLab on materials/, on 127.0.0.1 with a token  (PORT=8888)
-#   make test       unit tests + every solution notebook (nbval)
+#   make test       lint, unit tests + every solution notebook (nbval)
+#   make lint       ruff: linter and formatter check (configured in pyproject.toml)
 #   make build      pre-build every NESTML module the materials use
 #   make doctor     check the installation, with a fix for every failed check
 #   make exercises  regenerate the participant notebooks from the solutions
@@ -21,10 +22,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.nest-workshop-setup
 PORT ?= 8888
+# JupyterLab for participants: localhost only, no news feed, no update check.
+LAB_FLAGS = --ip=127.0.0.1 --port=$(PORT) --no-browser --LabApp.news_url=None \
+	--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 MPI_VENV := .venv-mpi
 
-.PHONY: setup system-packages lab test build doctor exercises check bench lock clean-cache start slides browser test-browser \
+.PHONY: setup system-packages lab test lint build doctor exercises check bench lock clean-cache start slides browser test-browser \
 	mpi test-mpi bench-mpi
 
 setup: system-packages $(STAMP)
@@ -33,19 +37,27 @@ system-packages:
 	@bash scripts/ensure_system_packages.sh "$(PYTHON)"
 
 # The venv is (re)installed only when the dependency files change.
-$(STAMP): pyproject.toml requirements/constraints.txt
+$(STAMP): pyproject.toml requirements/constraints.txt scripts/jupyterlab-overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[test]'
+	@# JupyterLab's defaults for this environment: no "Jupyter news?" pop-up, no update check
+	@# (a participant's first minute goes to the notebook; the machine may be offline).
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@cp scripts/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
 lab: setup
 	@# Jupyter prints the URL with a fresh random token; set JUPYTER_TOKEN to choose one.
-	$(BIN)/jupyter lab --notebook-dir=materials --ip=127.0.0.1 --port=$(PORT) --no-browser \
-		$(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(BIN)/jupyter lab --notebook-dir=materials $(LAB_FLAGS)
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -ra --nbval-lax --nbval-current-env --durations=15 tests materials
+
+# Linter and formatter (configured in pyproject.toml); part of make test.
+lint: setup
+	$(BIN)/ruff check src tests benchmarks conftest.py
+	$(BIN)/ruff format --check src tests benchmarks conftest.py
 
 build: setup
 	$(BIN)/nest-workshop build
@@ -72,8 +84,7 @@ clean-cache:
 start: setup
 	@test -n "$(PART)" || { echo "usage: make start PART=introduction  (parts: $$(ls materials | grep -v README | tr '\n' ' '))"; exit 2; }
 	$(BIN)/nest-workshop start $(PART)
-	$(BIN)/jupyter lab --notebook-dir=workspace --ip=127.0.0.1 --port=$(PORT) --no-browser \
-		$(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(BIN)/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
 
 # Offline reveal.js slide shows; reveal.js comes from the npm registry (pinned, verified).
 slides: setup
@@ -102,7 +113,7 @@ test-browser: setup browser
 # NEST wheel has no MPI. The builder uses only the standard library: no venv needed.
 mpi:
 	@bash scripts/ensure_system_packages.sh --mpi "$(PYTHON)"
-	PYTHONPATH=src $(PYTHON) -m nest_workshop.mpi_setup --venv $(MPI_VENV)
+	PYTHONPATH=src $(PYTHON) -m nest_workshop.scaleout.mpi_wheel --venv $(MPI_VENV)
 
 test-mpi: mpi
 	$(MPI_VENV)/bin/python -m pytest -ra -p no:cacheprovider --durations=10 tests/mpi

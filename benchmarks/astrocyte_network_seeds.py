@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nest_workshop import astrocytes
-from nest_workshop.kernel import available_cores
+from nest_workshop.core.kernel import available_cores, reset_kernel
+from nest_workshop.parts import astrocytes
 
 RESULTS = Path(__file__).with_name("results")
 
@@ -33,7 +33,8 @@ def main():
     for seed in args.seeds:
         row = {"seed": seed}
         for sic in (True, False):
-            result = astrocytes.run_balanced_network(config, sic=sic, seed=seed, threads=args.threads)
+            reset_kernel(seed=seed, threads=args.threads)
+            result = astrocytes.run_balanced_network(config, sic=sic)
             stats = astrocytes.network_statistics(result, 1000.0, config.t_sim)
             key = "on" if sic else "off"
             row[key] = {**stats, "wall_s": result.wall_s}
@@ -53,13 +54,18 @@ def main():
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "astrocyte_network_seeds.json").write_text(json.dumps(summary, indent=1))
-    lines = [f"# Astrocyte network: SIC on vs off ({summary['measured']}, {args.threads} threads)", "",
-             "| seed | rate off | rate on | ratio | CV off | CV on | corr off | corr on | χ off | χ on | SIC onset (ms) | wall on+off (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Astrocyte network: SIC on vs off ({summary['measured']}, {args.threads} threads)",
+        "",
+        "| seed | rate off | rate on | ratio | CV off | CV on | corr off | corr on | χ off | χ on | SIC onset (ms) | wall on+off (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['seed']} | {r['off']['rate']:.2f} | {r['on']['rate']:.2f} | {r['on']['rate'] / r['off']['rate']:.2f} | "
-                     f"{r['off']['cv']:.3f} | {r['on']['cv']:.3f} | {r['off']['correlation']:.4f} | {r['on']['correlation']:.4f} | "
-                     f"{r['off']['chi']:.3f} | {r['on']['chi']:.3f} | {r['sic_onset_ms']:.0f} | {r['on']['wall_s'] + r['off']['wall_s']:.0f} |")
+        lines.append(
+            f"| {r['seed']} | {r['off']['rate']:.2f} | {r['on']['rate']:.2f} | {r['on']['rate'] / r['off']['rate']:.2f} | "
+            f"{r['off']['cv']:.3f} | {r['on']['cv']:.3f} | {r['off']['correlation']:.4f} | {r['on']['correlation']:.4f} | "
+            f"{r['off']['chi']:.3f} | {r['on']['chi']:.3f} | {r['sic_onset_ms']:.0f} | {r['on']['wall_s'] + r['off']['wall_s']:.0f} |"
+        )
     lines += ["", f"Peak memory of the process: {peak_gb:.2f} GB. Rates in spikes/s over 1-2 s."]
     (RESULTS / "astrocyte_network_seeds.md").write_text("\n".join(lines) + "\n")
 

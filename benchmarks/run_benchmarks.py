@@ -4,7 +4,7 @@
 
 Writes benchmarks/RESULTS.md. Not a test: machines are noisy, so figures are medians
 over repeats (notebooks) and are compared with the reference figures of the upstream
-materials measured on this kind of machine (DESIGN.md) as ratios, not asserted.
+materials measured on this kind of machine (docs/science-notes.md) as ratios, not asserted.
 Run it on an otherwise idle machine: NEST's threads busy-wait.
 """
 
@@ -23,32 +23,55 @@ from pathlib import Path
 
 import psutil
 
-from nest_workshop import check, exercises, nestml
-from nest_workshop.cli import MANIFEST_NAME, read_manifest
-from nest_workshop.kernel import available_cores
+from nest_workshop.core import nestml
+from nest_workshop.core.kernel import available_cores
+from nest_workshop.tools import exercises
+from nest_workshop.tools import notebook_runner as check
+from nest_workshop.tools.cli import MANIFEST_NAME, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 MATERIALS = ROOT / "materials"
 
-# Reference figures of the upstream materials on this kind of machine (DESIGN.md):
+# Reference figures of the upstream materials on this kind of machine (docs/science-notes.md):
 # (what, wall seconds, peak GB, the result it reached)
 REFERENCES = {
-    "eprop/01_pattern_generation_solution.ipynb":
-        ("NEST e-prop sine-wave regression, 200 iterations", 56.0, 0.33, "loss 107.7 -> 75.7"),
-    "eprop/02_evidence_accumulation_solution.ipynb":
-        ("NEST e-prop evidence accumulation, 50 iterations, 2 threads", 306.0, 3.5, "test error 0.25"),
-    "astrocytes/04_astrocyte_network_solution.ipynb":
-        ("NEST astrocyte Brunel network, fixed in-degree (one run)", 129.0, 1.9, "-"),
-    "sequence_learning/02_learning_and_replay_solution.ipynb":
-        ("NESTML sequence-learning tutorial as published", 257.0, 5.4, "does not learn"),
+    "eprop/01_pattern_generation_solution.ipynb": (
+        "NEST e-prop sine-wave regression, 200 iterations",
+        56.0,
+        0.33,
+        "loss 107.7 -> 75.7",
+    ),
+    "eprop/02_evidence_accumulation_solution.ipynb": (
+        "NEST e-prop evidence accumulation, 50 iterations, 2 threads",
+        306.0,
+        3.5,
+        "test error 0.25",
+    ),
+    "astrocytes/04_astrocyte_network_solution.ipynb": (
+        "NEST astrocyte Brunel network, fixed in-degree (one run)",
+        129.0,
+        1.9,
+        "-",
+    ),
+    "sequence_learning/02_learning_and_replay_solution.ipynb": (
+        "NESTML sequence-learning tutorial as published",
+        257.0,
+        5.4,
+        "does not learn",
+    ),
 }
-TRAINING = {"eprop/01_pattern_generation_solution.ipynb", "eprop/02_evidence_accumulation_solution.ipynb",
-            "sequence_learning/02_learning_and_replay_solution.ipynb"}
+TRAINING = {
+    "eprop/01_pattern_generation_solution.ipynb",
+    "eprop/02_evidence_accumulation_solution.ipynb",
+    "sequence_learning/02_learning_and_replay_solution.ipynb",
+}
 
 
 def bench_notebooks(repeats: int) -> list[str]:
-    rows = ["| notebook | result | wall (s), median | runs | peak memory (GB) | target | reference | ratio (time) |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| notebook | result | wall (s), median | runs | peak memory (GB) | target | reference | ratio (time) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for solution in exercises.find_solutions(MATERIALS):
         name = str(solution.relative_to(MATERIALS))
         runs = [check.run_notebook(solution)]
@@ -63,7 +86,9 @@ def bench_notebooks(repeats: int) -> list[str]:
         reference = REFERENCES.get(name)
         ref_text = f"{reference[0]}: {reference[1]:.0f} s, {reference[2]} GB ({reference[3]})" if reference else "-"
         ratio = f"{wall / reference[1]:.2f}" if reference else "-"
-        rows.append(f"| {name} | {result} | {wall:.1f} | {len(runs)} | {peak:.2f} | < {target} s, < 1 GB: {met} | {ref_text} | {ratio} |")
+        rows.append(
+            f"| {name} | {result} | {wall:.1f} | {len(runs)} | {peak:.2f} | < {target} s, < 1 GB: {met} | {ref_text} | {ratio} |"
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -77,13 +102,20 @@ def bench_nestml() -> list[str]:
                 built = nestml.build(**spec, cache_dir=cache, load=False)
                 loads = []
                 for _ in range(5):
-                    code = ("import time, sys; from nest_workshop import nestml, reset_kernel; reset_kernel(threads=1); "
-                            "t = time.perf_counter(); m = nestml.build(**eval(sys.argv[1]), cache_dir=sys.argv[2]); "
-                            "assert not m.built; print(time.perf_counter() - t)")
-                    out = subprocess.run([sys.executable, "-c", code, repr(spec), cache], capture_output=True, text=True, check=True)
+                    code = (
+                        "import time, sys; from nest_workshop import reset_kernel; from nest_workshop.core import nestml; "
+                        "reset_kernel(threads=1); "
+                        "t = time.perf_counter(); m = nestml.build(**eval(sys.argv[1]), cache_dir=sys.argv[2]); "
+                        "assert not m.built; print(time.perf_counter() - t)"
+                    )
+                    out = subprocess.run(
+                        [sys.executable, "-c", code, repr(spec), cache], capture_output=True, text=True, check=True
+                    )
                     loads.append(float(out.stdout.strip().splitlines()[-1]))
-            rows.append(f"| {label} | {built.timings['codegen_s']:.1f} | {built.timings['compile_s']:.1f} | "
-                        f"{statistics.median(loads):.3f} |")
+            rows.append(
+                f"| {label} | {built.timings['codegen_s']:.1f} | {built.timings['compile_s']:.1f} | "
+                f"{statistics.median(loads):.3f} |"
+            )
             print(rows[-1], flush=True)
     return rows
 
@@ -112,11 +144,18 @@ def main():
     parser.add_argument("--skip-make-test", action="store_true")
     args = parser.parse_args()
     compiler = shutil.which("g++") or "g++"
-    machine = (f"{available_cores()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.processor() or platform.machine()}, "
-               f"Python {platform.python_version()}, {nestml._compiler_version(compiler)}")
-    lines = [f"# Benchmark results", "", f"Measured {time.strftime('%Y-%m-%d')} on {machine}, with "
-             f"`{' '.join(['benchmarks/run_benchmarks.py'] + sys.argv[1:])}`.", "",
-             "## Notebooks (solution versions, fresh kernel each, default configuration)", ""]
+    machine = (
+        f"{available_cores()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, {nestml._compiler_version(compiler)}"
+    )
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} on {machine}, with `{' '.join(['benchmarks/run_benchmarks.py'] + sys.argv[1:])}`.",
+        "",
+        "## Notebooks (solution versions, fresh kernel each, default configuration)",
+        "",
+    ]
     lines += bench_notebooks(args.repeats)
     lines += ["", "## NESTML modules (cold build into an empty cache; cached load in a new process)", ""]
     lines += bench_nestml()

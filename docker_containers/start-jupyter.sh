@@ -8,7 +8,9 @@
 set -euo pipefail
 cd "${NEST_WORKSHOP_HOME:-/home/workshop/nest-workshop}"
 
-args=(--ip=0.0.0.0 --port="${PORT:-7003}" --no-browser --notebook-dir=. --ServerApp.open_browser=False)
+# No news feed and no update check (the overrides of `make setup` also answer the news question).
+args=(--ip=0.0.0.0 --port="${PORT:-7003}" --no-browser --notebook-dir=. --ServerApp.open_browser=False
+      --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate)
 if [ -n "${JUPYTER_PASSWORD:-}" ]; then
     hashed=$(python -c 'import os; from jupyter_server.auth import passwd; print(passwd(os.environ["JUPYTER_PASSWORD"]))')
     unset JUPYTER_PASSWORD

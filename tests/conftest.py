@@ -1,6 +1,5 @@
 """Shared fixtures of the unit tests."""
 
-import os
 import shutil
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import pytest
 
 matplotlib.use("Agg")  # tests draw figures without a display
 
-DATA = Path(__file__).resolve().parents[1] / "src" / "nest_workshop" / "data"
+DATA = Path(__file__).resolve().parents[1] / "src" / "nest_workshop" / "tools" / "data"
 DOCTOR_MODEL = DATA / "doctor_lif_neuron.nestml"
 
 
@@ -27,7 +26,7 @@ def model_copy(tmp_path):
 def built_module_cache(tmp_path_factory):
     """A cache holding one cold build of the test neuron, shared by the tests that
     only need a built module (each build costs ~10-30 s on 2 cores)."""
-    from nest_workshop import nestml
+    from nest_workshop.core import nestml
 
     cache = tmp_path_factory.mktemp("nestml-cache")
     module = nestml.build(DOCTOR_MODEL, cache_dir=cache, load=False)

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from nest_workshop import analysis, plotting
+from nest_workshop.core import analysis, plotting
 
 
 @pytest.fixture
@@ -26,12 +26,15 @@ def test_population_rate_bins(regular_spikes):
     assert np.allclose(rates, 100.0)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda e: analysis.mean_rate(e, 0, 0, 1), "n_neurons"),
-    (lambda e: analysis.mean_rate(e, 1, 5, 1), "t_stop"),
-    (lambda e: analysis.population_rate(e, 1, 0, 10, bin_ms=0), "bin_ms"),
-    (lambda e: analysis.spike_times({"times": []}), "senders"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda e: analysis.mean_rate(e, 0, 0, 1), "n_neurons"),
+        (lambda e: analysis.mean_rate(e, 1, 5, 1), "t_stop"),
+        (lambda e: analysis.population_rate(e, 1, 0, 10, bin_ms=0), "bin_ms"),
+        (lambda e: analysis.spike_times({"times": []}), "senders"),
+    ],
+)
 def test_bad_input_is_explained(regular_spikes, call, message):
     with pytest.raises(ValueError, match=message):
         call(regular_spikes)

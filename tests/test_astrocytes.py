@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
-from nest_workshop import astrocytes as A
+from nest_workshop import reset_kernel
+from nest_workshop.parts import astrocytes as A
 
 
 def test_astrocyte_without_input_stays_at_rest_and_driven_one_rises():
-    traces = A.drive_astrocytes([0.0, 300.0], t_sim=30000.0, seed=2)
+    reset_kernel(seed=2, threads=1)
+    traces = A.drive_astrocytes([0.0, 300.0], t_sim=30000.0)
     rest = A.resting_calcium()
     quiet = traces[0.0]["Ca_astro"]
     assert np.max(np.abs(quiet - rest)) < 0.005
@@ -15,7 +17,8 @@ def test_astrocyte_without_input_stays_at_rest_and_driven_one_rises():
 
 
 def test_intermediate_input_oscillates_low_and_high_do_not():
-    traces = A.drive_astrocytes([100.0, 300.0, 1000.0], t_sim=40000.0, seed=3)
+    reset_kernel(seed=3, threads=1)
+    traces = A.drive_astrocytes([100.0, 300.0, 1000.0], t_sim=40000.0)
     summary = {rate: A.calcium_response(trace, t_from=15000.0) for rate, trace in traces.items()}
     assert not summary[100.0]["oscillating"] and summary[100.0]["n_peaks"] == 0
     assert summary[300.0]["oscillating"] and summary[300.0]["n_peaks"] >= 2
@@ -33,8 +36,10 @@ def test_calcium_response_on_a_known_trace():
 
 
 def test_sic_raises_the_rate_of_the_postsynaptic_neuron():
-    on = A.tripartite_pair(50.0, t_sim=20000.0, seed=1)
-    off = A.tripartite_pair(0.0, t_sim=20000.0, seed=1)
+    reset_kernel(seed=1, threads=1)
+    on = A.tripartite_pair(50.0, t_sim=20000.0)
+    reset_kernel(seed=1, threads=1)
+    off = A.tripartite_pair(0.0, t_sim=20000.0)
     assert np.all(off["neuron"]["I_SIC"] == 0) and on["neuron"]["I_SIC"].max() > 100
     assert len(on["spike_times"]) > 2 * len(off["spike_times"]) > 0
     assert on["neuron"]["V_m"].mean() > off["neuron"]["V_m"].mean() + 1.0
@@ -43,7 +48,8 @@ def test_sic_raises_the_rate_of_the_postsynaptic_neuron():
 
 
 def test_pool_network_counts_match_the_rule():
-    net = A.pool_network(40, 20, 40, p_primary=0.5, p_third=0.4, pool_size=2, pool_type="block", seed=1)
+    reset_kernel(seed=1, threads=1)
+    net = A.pool_network(40, 20, 40, p_primary=0.5, p_third=0.4, pool_size=2, pool_type="block")
     assert abs(net["n_primary"] - 400) < 4 * np.sqrt(400 * 0.25)
     assert net["n_third_in"] == net["n_third_out"] == net["astro_to_post"].sum()
     expected = 0.4 * net["n_primary"]
@@ -54,7 +60,8 @@ def test_pool_network_counts_match_the_rule():
 
 
 def test_random_pools_have_at_most_pool_size_astrocytes():
-    net = A.pool_network(50, 10, 30, p_primary=0.8, p_third=1.0, pool_size=3, pool_type="random", seed=2)
+    reset_kernel(seed=2, threads=1)
+    net = A.pool_network(50, 10, 30, p_primary=0.8, p_third=1.0, pool_size=3, pool_type="random")
     per_target = (net["astro_to_post"] > 0).sum(axis=1)
     assert per_target.max() <= 3 and per_target.min() >= 1
 
@@ -64,14 +71,17 @@ def test_block_pool_with_shared_astrocytes():
     assert A.block_pool(3, 10, 20, 2) == [6, 7]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(p_primary=1.5), "p_primary must be a probability"),
-    (dict(p_third=-0.1), "p_third must be a probability"),
-    (dict(pool_size=50), "larger than the astrocyte population"),
-    (dict(pool_type="ring"), "pool_type must be one of"),
-    (dict(pool_type="block", pool_size=3), "n_targets x pool_size = n_astrocytes"),
-    (dict(n_post=0), "number of target neurons"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(p_primary=1.5), "p_primary must be a probability"),
+        (dict(p_third=-0.1), "p_third must be a probability"),
+        (dict(pool_size=50), "larger than the astrocyte population"),
+        (dict(pool_type="ring"), "pool_type must be one of"),
+        (dict(pool_type="block", pool_size=3), "n_targets x pool_size = n_astrocytes"),
+        (dict(n_post=0), "number of target neurons"),
+    ],
+)
 def test_bad_pool_settings_are_explained(kwargs, message):
     settings = dict(n_pre=10, n_post=10, n_astrocytes=20, p_primary=0.5, p_third=0.5, pool_size=2, pool_type="random")
     settings.update(kwargs)
@@ -79,13 +89,16 @@ def test_bad_pool_settings_are_explained(kwargs, message):
         A.pool_network(settings.pop("n_pre"), settings.pop("n_post"), settings.pop("n_astrocytes"), **settings)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: A.drive_astrocytes([-5.0]), "input rate"),
-    (lambda: A.tripartite_pair(-1.0), "w_sic"),
-    (lambda: A.tripartite_pair(1.0, n_pre=0), "n_pre"),
-    (lambda: A.run_balanced_network(A.BalancedNetworkConfig(n_neurons=100)), "indegree_exc"),
-    (lambda: A.run_balanced_network(A.BalancedNetworkConfig(ip3_init=-1.0)), "ip3_init"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: A.drive_astrocytes([-5.0]), "input rate"),
+        (lambda: A.tripartite_pair(-1.0), "w_sic"),
+        (lambda: A.tripartite_pair(1.0, n_pre=0), "n_pre"),
+        (lambda: A.run_balanced_network(A.BalancedNetworkConfig(n_neurons=100)), "indegree_exc"),
+        (lambda: A.run_balanced_network(A.BalancedNetworkConfig(ip3_init=-1.0)), "ip3_init"),
+    ],
+)
 def test_bad_experiment_settings_are_explained(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -107,8 +120,10 @@ SMALL = dict(n_neurons=300, indegree_exc=120, indegree_inh=30, t_sim=1200.0, n_r
 def test_frozen_astrocytes_equal_zero_sic_weight():
     """Switching SIC off by freezing astrocytes leaves the rest of the network
     bit-identical to setting the SIC weight to zero."""
-    frozen = A.run_balanced_network(A.BalancedNetworkConfig(**SMALL), sic=False, seed=3, threads=1)
-    zero = A.run_balanced_network(A.BalancedNetworkConfig(**SMALL, w_sic=0.0), sic=True, seed=3, threads=1)
+    reset_kernel(seed=3, threads=1)
+    frozen = A.run_balanced_network(A.BalancedNetworkConfig(**SMALL), sic=False)
+    reset_kernel(seed=3, threads=1)
+    zero = A.run_balanced_network(A.BalancedNetworkConfig(**SMALL, w_sic=0.0), sic=True)
     assert len(frozen.spikes["times"]) > 100
     assert np.array_equal(frozen.spikes["times"], zero.spikes["times"])
     assert np.array_equal(frozen.spikes["senders"], zero.spikes["senders"])
@@ -116,7 +131,8 @@ def test_frozen_astrocytes_equal_zero_sic_weight():
 
 
 def test_network_statistics_on_the_small_network():
-    result = A.run_balanced_network(A.BalancedNetworkConfig(**SMALL), sic=True, seed=1, threads=1)
+    reset_kernel(seed=1, threads=1)
+    result = A.run_balanced_network(A.BalancedNetworkConfig(**SMALL), sic=True)
     stats = A.network_statistics(result, 600.0, 1200.0)
     assert stats["n_neurons"] == 300 and stats["rate"] > 0
     assert 0 < stats["cv"] < 3 and -1 < stats["correlation"] < 1 and 0 < stats["chi"] <= 1

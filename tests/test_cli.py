@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nest_workshop import cli
+from nest_workshop.tools import cli
 
 from .conftest import DOCTOR_MODEL
 
@@ -18,7 +18,9 @@ def run_cli(*args, cwd=ROOT, env_extra=None):
     import os
 
     env = {**os.environ, "NEST_WORKSHOP_THREADS": "1", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "nest_workshop.cli", *args], cwd=cwd, capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "nest_workshop.tools.cli", *args], cwd=cwd, capture_output=True, text=True, env=env
+    )
 
 
 @pytest.mark.nestml_build
@@ -26,8 +28,18 @@ def test_doctor_passes_here_and_reports_versions(built_module_cache):
     cache, _ = built_module_cache
     out = run_cli("doctor", env_extra={"NEST_WORKSHOP_CACHE": str(cache)})
     assert out.returncode == 0, out.stdout + out.stderr
-    for expected in ["✔ NEST ", "3.10.0", "✔ NESTML ", "9.0.0", "✔ NEAT ", "1.1", "✔ C++ compiler", "✔ NESTML build and run",
-                     "0 spikes at 300 pA", "All checks passed."]:
+    for expected in [
+        "✔ NEST ",
+        "3.10.0",
+        "✔ NESTML ",
+        "9.0.0",
+        "✔ NEAT ",
+        "1.1",
+        "✔ C++ compiler",
+        "✔ NESTML build and run",
+        "0 spikes at 300 pA",
+        "All checks passed.",
+    ]:
         assert expected in out.stdout, out.stdout
 
 

@@ -1,10 +1,21 @@
 """Compartmental neurons with cm_default: the tree, validation, and dendritic summation."""
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from nest_workshop import compartmental as C
+from nest_workshop import reset_kernel
+from nest_workshop.parts import compartmental as C
 
 NMDA = {"NMDA_ratio": 3.0}
+
+
+def fresh(helper, *args, resolution: float = 0.1, **kwargs):
+    """The notebooks' pattern: reset the kernel (one neuron: one thread), then run one
+    experiment in it."""
+    reset_kernel(seed=1, threads=1, resolution=resolution)
+    return helper(*args, **kwargs)
 
 
 def test_tree_layout():
@@ -16,10 +27,13 @@ def test_tree_layout():
         tree.tip(2)
 
 
-@pytest.mark.parametrize("receptors, message", [
-    ([(1, "AMPA"), (7, "AMPA")], "no compartment 7: this neuron has compartments 0 to 6"),
-    ([(1, "GABAB")], "unknown receptor type 'GABAB': cm_default has AMPA, GABA, NMDA, AMPA_NMDA"),
-])
+@pytest.mark.parametrize(
+    "receptors, message",
+    [
+        ([(1, "AMPA"), (7, "AMPA")], "no compartment 7: this neuron has compartments 0 to 6"),
+        ([(1, "GABAB")], "unknown receptor type 'GABAB': cm_default has AMPA, GABA, NMDA, AMPA_NMDA"),
+    ],
+)
 def test_bad_receptors_are_explained(receptors, message):
     with pytest.raises(ValueError, match=message):
         C.check_receptors(receptors, 7)
@@ -27,31 +41,29 @@ def test_bad_receptors_are_explained(receptors, message):
 
 def test_bad_summation_requests_are_explained():
     with pytest.raises(ValueError, match="layout must be"):
-        C.summation(2, layout="random", weight=0.0003, receptor_type="AMPA")
+        fresh(C.summation, 2, layout="random", weight=0.0003, receptor_type="AMPA")
     with pytest.raises(ValueError, match="at most 12"):
-        C.summation(13, layout="distributed", weight=0.0003, receptor_type="AMPA")
+        fresh(C.summation, 13, layout="distributed", weight=0.0003, receptor_type="AMPA")
     with pytest.raises(ValueError, match="positive conductance"):
-        C.synchronous_input([1], weight=0.0)
+        fresh(C.synchronous_input, [1], weight=0.0)
 
 
 def test_a_single_input_is_its_own_linear_prediction():
-    run = C.summation(1, layout="clustered", weight=0.0003, receptor_type="AMPA")
+    run = fresh(C.summation, 1, layout="clustered", weight=0.0003, receptor_type="AMPA")
     assert run["ratio"] == pytest.approx(1.0) and run["soma_epsp"] > 0
 
 
 def test_three_kinds_of_summation():
-    distributed = C.summation(12, layout="distributed", weight=0.0003, receptor_type="AMPA")
-    clustered = C.summation(12, layout="clustered", weight=0.0003, receptor_type="AMPA")
-    nmda_8 = C.summation(8, layout="clustered", weight=0.0003, receptor_type="AMPA_NMDA", receptor_params=NMDA)
-    nmda_12 = C.summation(12, layout="clustered", weight=0.0003, receptor_type="AMPA_NMDA", receptor_params=NMDA)
+    distributed = fresh(C.summation, 12, layout="distributed", weight=0.0003, receptor_type="AMPA")
+    clustered = fresh(C.summation, 12, layout="clustered", weight=0.0003, receptor_type="AMPA")
+    nmda_8 = fresh(C.summation, 8, layout="clustered", weight=0.0003, receptor_type="AMPA_NMDA", receptor_params=NMDA)
+    nmda_12 = fresh(C.summation, 12, layout="clustered", weight=0.0003, receptor_type="AMPA_NMDA", receptor_params=NMDA)
     assert 0.9 < distributed["ratio"] < 1.1
     assert clustered["ratio"] < 0.8
     assert nmda_12["ratio"] > 1.3 and nmda_12["soma_epsp"] > 2 * nmda_8["soma_epsp"]
 
 
 # --- NEAT: morphology, reduction, NEURON comparison (notebook 3) ---
-
-from pathlib import Path
 
 MORPHOLOGY = Path(__file__).resolve().parents[1] / "materials" / "compartmental" / "data" / "L23PyrBranco.swc"
 # a soma (three-point SWC soma, radius 10 µm) with one 200 µm basal dendrite of radius 0.5 µm
@@ -93,12 +105,15 @@ def ball_and_stick(tmp_path_factory):
     return C.load_morphology(path)
 
 
-@pytest.mark.parametrize("sites, message", [
-    ({"soma": (1, 0.5), "far": (7, 0.5)}, r"site 'far': node 7 is not on the tree; its nodes are 1, 4–6 \(1 = soma"),
-    ({"soma": (1, 0.5), "tip": (6, 1.5)}, r"site 'tip': x = 1.5 is off the branch; x runs from 0 .* to 1"),
-    ({"tip": (6, 1.0)}, "the first site must be the soma"),
-    ({"soma": 1}, r"site 'soma' must be \(node, x\)"),
-])
+@pytest.mark.parametrize(
+    "sites, message",
+    [
+        ({"soma": (1, 0.5), "far": (7, 0.5)}, r"site 'far': node 7 is not on the tree; its nodes are 1, 4–6 \(1 = soma"),
+        ({"soma": (1, 0.5), "tip": (6, 1.5)}, r"site 'tip': x = 1.5 is off the branch; x runs from 0 .* to 1"),
+        ({"tip": (6, 1.0)}, "the first site must be the soma"),
+        ({"soma": 1}, r"site 'soma' must be \(node, x\)"),
+    ],
+)
 def test_bad_sites_are_explained(ball_and_stick, sites, message):
     with pytest.raises(ValueError, match=message):
         C.check_sites(ball_and_stick, sites)
@@ -115,25 +130,26 @@ def test_the_reduced_ball_and_stick_matches_neuron(ball_and_stick):
     reduced = C.reduce_morphology(ball_and_stick, sites, support=(0.5,))
     assert reduced.site_compartment["soma"] == 0 and set(reduced.site_compartment) == set(sites)
     assert C.distance_to_soma(ball_and_stick, sites["tip"]) == pytest.approx(210.0, abs=1.0)
-    for row in C.compare_epsps(ball_and_stick, reduced, weight=0.0005):
+    for row in fresh(C.compare_epsps, ball_and_stick, reduced, weight=0.0005, resolution=0.025):
         assert abs(row["soma_error"]) < 0.05 and abs(row["local_error"]) < 0.05, row["site"]
     with pytest.raises(ValueError, match="unknown site 'apical': this neuron has sites soma, middle, tip"):
-        C.epsp_reduced(reduced, "apical", weight=0.001)
+        fresh(C.epsp_reduced, reduced, "apical", weight=0.001, resolution=0.025)
     with pytest.raises(ValueError, match="unknown receptor type 'GABAB'"):
-        C.create_reduced(C.reset_kernel(), reduced, receptor_sites=["tip"], receptor_type="GABAB")
+        C.create_reduced(reset_kernel(), reduced, receptor_sites=["tip"], receptor_type="GABAB")
 
 
 # --- NESTML: cm_default written in NESTML, plus an h-current (notebook 2) ---
-
-import numpy as np
 
 COMPARTMENTAL_MODELS = Path(__file__).resolve().parents[1] / "materials" / "compartmental" / "models"
 ACTIVE = C.BallAndSticks(n_branches=2, compartments_per_branch=3, soma=dict(C.ACTIVE_SOMA))
 PASSIVE = C.BallAndSticks(n_branches=2, compartments_per_branch=3)
 # notebook 2's comparison protocol: dendritic EPSPs, somatic volleys that fire the soma,
 # and a current step that makes it fire tonically
-PROTOCOL = dict(ampa={3: [100.0, 110.0, 120.0, 130.0, 140.0], 0: [200.0, 250.0, 300.0]},
-                ampa_weight={3: 0.002, 0: 0.02}, currents={0: [(400.0, 600.0, 0.2)]})
+PROTOCOL = dict(
+    ampa={3: [100.0, 110.0, 120.0, 130.0, 140.0], 0: [200.0, 250.0, 300.0]},
+    ampa_weight={3: 0.002, 0: 0.02},
+    currents={0: [(400.0, 600.0, 0.2)]},
+)
 
 
 def test_ih_kinetics_follow_kole_2006():
@@ -171,22 +187,32 @@ def test_epsp_amplitudes_of_a_synthetic_train():
     v = np.full_like(t, -70.0)
     for k, t0 in enumerate(inputs):
         s = np.clip(t - t0, 0.0, None)
-        v += (k + 1) * (s / 2.0) * np.exp(1 - s / 2.0)      # alpha EPSPs of 1, 2, 3 mV peaks
+        v += (k + 1) * (s / 2.0) * np.exp(1 - s / 2.0)  # alpha EPSPs of 1, 2, 3 mV peaks
     assert C.epsp_amplitudes(t, v, inputs, -70.0) == pytest.approx([1.0, 2.0, 3.0], abs=0.01)
     with pytest.raises(ValueError, match="at least two input times"):
         C.epsp_amplitudes(t, v, [50.0], -70.0)
 
 
-@pytest.mark.parametrize("compartments, model, message", [
-    (C.set_ih(ACTIVE.compartments(), {0: 0.02}), "cm_default",
-     r"compartment 0: cm_default has no parameter 'gbar_h' \(cm_default has no h-current: .* cm_with_ih\)"),
-    ([{"parent_idx": -1, "params": {"gbar_NA": 1.0}}], "cm_with_ih", r"no parameter 'gbar_NA'; its parameters are C_m, "),
-    ([{"parent_idx": 0, "params": {}}], "cm_default", "compartment 0 is the soma.*parent_idx must be -1"),
-    ([{"parent_idx": -1, "params": {}}, {"parent_idx": 1, "params": {}}], "cm_default", "compartment 1: parent_idx must be an earlier"),
-    ([{"parent_idx": -1, "params": {"gbar_K": -1.0}}], "cm_default", "gbar_K is a maximal conductance"),
-    ([{"parent_idx": -1, "params": {}}], "hh_psc_alpha", "unknown model 'hh_psc_alpha'"),
-    ([{"parent_idx": -1, "params": {"gbar_K": 1.0, "e_K": -90.0}}], "cm_default", "accepts e_K only together with e_Na"),
-])
+@pytest.mark.parametrize(
+    "compartments, model, message",
+    [
+        (
+            C.set_ih(ACTIVE.compartments(), {0: 0.02}),
+            "cm_default",
+            r"compartment 0: cm_default has no parameter 'gbar_h' \(cm_default has no h-current: .* cm_with_ih\)",
+        ),
+        ([{"parent_idx": -1, "params": {"gbar_NA": 1.0}}], "cm_with_ih", r"no parameter 'gbar_NA'; its parameters are C_m, "),
+        ([{"parent_idx": 0, "params": {}}], "cm_default", "compartment 0 is the soma.*parent_idx must be -1"),
+        (
+            [{"parent_idx": -1, "params": {}}, {"parent_idx": 1, "params": {}}],
+            "cm_default",
+            "compartment 1: parent_idx must be an earlier",
+        ),
+        ([{"parent_idx": -1, "params": {"gbar_K": -1.0}}], "cm_default", "gbar_K is a maximal conductance"),
+        ([{"parent_idx": -1, "params": {}}], "hh_psc_alpha", "unknown model 'hh_psc_alpha'"),
+        ([{"parent_idx": -1, "params": {"gbar_K": 1.0, "e_K": -90.0}}], "cm_default", "accepts e_K only together with e_Na"),
+    ],
+)
 def test_bad_compartments_are_explained(compartments, model, message):
     with pytest.raises(ValueError, match=message):
         C.check_compartments(compartments, model)
@@ -209,31 +235,31 @@ def test_set_ih_and_its_gradient():
 def test_bad_inputs_are_explained():
     tree = ACTIVE.compartments()
     with pytest.raises(ValueError, match="ampa: there is no compartment 7"):
-        C.run_cell("cm_default", tree, t_sim=100.0, ampa={7: [10.0]})
+        fresh(C.run_cell, "cm_default", tree, t_sim=100.0, ampa={7: [10.0]})
     with pytest.raises(ValueError, match="positive conductance in µS for compartment 3"):
-        C.run_cell("cm_default", tree, t_sim=100.0, ampa={3: [10.0]}, ampa_weight=0.0)
+        fresh(C.run_cell, "cm_default", tree, t_sim=100.0, ampa={3: [10.0]}, ampa_weight=0.0)
     with pytest.raises(ValueError, match="cm_default has no h-current to record"):
-        C.run_cell("cm_default", tree, t_sim=100.0, record=[("m_h", 0)])
+        fresh(C.run_cell, "cm_default", tree, t_sim=100.0, record=[("m_h", 0)])
     with pytest.raises(ValueError, match="negative amplitude"):
-        C.hyperpolarising_step("cm_default", tree, amplitude=0.1)
+        fresh(C.hyperpolarising_step, "cm_default", tree, amplitude=0.1)
 
 
 @pytest.fixture(scope="module")
 def cm_with_ih():
-    C.reset_kernel(threads=1)  # modules load only into an empty kernel
+    reset_kernel(threads=1)  # modules load only into an empty kernel
     return C.build_model(COMPARTMENTAL_MODELS)
 
 
 @pytest.mark.nestml_build
 def test_the_nestml_model_reproduces_cm_default(cm_with_ih):
     assert C.NESTML_MODEL in cm_with_ih.neuron_models
-    runs = {dt: C.compare_models(ACTIVE.compartments(), t_sim=700.0, resolution=dt, **PROTOCOL) for dt in (0.1, 0.025)}
+    runs = {dt: fresh(C.compare_models, ACTIVE.compartments(), t_sim=700.0, resolution=dt, **PROTOCOL) for dt in (0.1, 0.025)}
     coarse = runs[0.1]
     reference, nestml_run = coarse["cm_default"], coarse[C.NESTML_MODEL]
     assert coarse["spikes"]["n_reference"] == coarse["spikes"]["n_other"] >= 10
-    locked = reference["spikes"] < 400.0                  # the three spikes fired by synaptic volleys
+    locked = reference["spikes"] < 400.0  # the three spikes fired by synaptic volleys
     assert locked.sum() == 3 and np.all(np.abs(coarse["spikes"]["dt"][locked]) <= 0.2 + 1e-9)
-    before = reference["times"] < 190.0                   # rest and the dendritic EPSPs
+    before = reference["times"] < 190.0  # rest and the dendritic EPSPs
     assert np.abs(reference["v"][0][before] - nestml_run["v"][0][before]).max() < 0.2
     # tonic firing: same rate within 2 %, and the drift shrinks with the time step (first order)
     isi = [np.diff(run["spikes"][run["spikes"] > 400.0]).mean() for run in (reference, nestml_run)]
@@ -244,9 +270,10 @@ def test_the_nestml_model_reproduces_cm_default(cm_with_ih):
 @pytest.mark.nestml_build
 def test_the_h_current_follows_its_kinetics(cm_with_ih):
     tree = C.set_ih([{"parent_idx": -1, "params": dict(C.SOMA)}], {0: 0.02})
-    run = C.run_cell(C.NESTML_MODEL, tree, t_sim=1500.0, currents={0: [(500.0, 1400.0, -0.1)]},
-                     record=[("m_h", 0), ("h", 0)])
-    for t in (499.0, 1399.0):                              # steady states at rest and during the step
+    run = fresh(
+        C.run_cell, C.NESTML_MODEL, tree, t_sim=1500.0, currents={0: [(500.0, 1400.0, -0.1)]}, record=[("m_h", 0), ("h", 0)]
+    )
+    for t in (499.0, 1399.0):  # steady states at rest and during the step
         i = int(np.argmin(np.abs(run["times"] - t)))
         v, m = run["v"][0][i], run["states"][("m_h", 0)][i]
         assert m == pytest.approx(C.ih_kinetics(v)[0], rel=1e-4)
@@ -256,11 +283,11 @@ def test_the_h_current_follows_its_kinetics(cm_with_ih):
 
 @pytest.mark.nestml_build
 def test_the_h_current_makes_sag_and_rebound(cm_with_ih):
-    without = C.hyperpolarising_step(C.NESTML_MODEL, ACTIVE.compartments(), amplitude=-0.1)
-    with_ih = C.hyperpolarising_step(C.NESTML_MODEL, C.set_ih(ACTIVE.compartments(), {0: 0.02}), amplitude=-0.1)
+    without = fresh(C.hyperpolarising_step, C.NESTML_MODEL, ACTIVE.compartments(), amplitude=-0.1)
+    with_ih = fresh(C.hyperpolarising_step, C.NESTML_MODEL, C.set_ih(ACTIVE.compartments(), {0: 0.02}), amplitude=-0.1)
     assert without["sag_ratio"] < 0.01 and with_ih["sag_ratio"] > 0.05
     assert with_ih["rest"] > without["rest"] + 1.0 and with_ih["rebound"] > 0.5 > without["rebound"]
-    reference = C.hyperpolarising_step("cm_default", ACTIVE.compartments(), amplitude=-0.1)
+    reference = fresh(C.hyperpolarising_step, "cm_default", ACTIVE.compartments(), amplitude=-0.1)
     assert reference["sag_ratio"] < 0.01 and reference["v_min"] == pytest.approx(without["v_min"], abs=0.2)
 
 
@@ -269,9 +296,9 @@ def test_dendritic_h_current_reduces_temporal_summation(cm_with_ih):
     """Magee (1999): blocking Ih increases the summation of a train of dendritic EPSPs."""
     gbar = C.ih_gradient(PASSIVE, soma=0.02, tip=0.006)
     train = dict(site=PASSIVE.tip(0), weight=0.002, rate=50.0)
-    blocked = C.epsp_train(C.NESTML_MODEL, PASSIVE.compartments(), **train)
-    with_ih = C.epsp_train(C.NESTML_MODEL, C.set_ih(PASSIVE.compartments(), gbar), **train)
+    blocked = fresh(C.epsp_train, C.NESTML_MODEL, PASSIVE.compartments(), **train)
+    with_ih = fresh(C.epsp_train, C.NESTML_MODEL, C.set_ih(PASSIVE.compartments(), gbar), **train)
     assert with_ih["summation"] < blocked["summation"] - 0.1
     assert blocked["summation"] > 1.5
     with pytest.raises(ValueError, match="the neuron fired"):
-        C.epsp_train(C.NESTML_MODEL, ACTIVE.compartments(), site=0, weight=0.05)
+        fresh(C.epsp_train, C.NESTML_MODEL, ACTIVE.compartments(), site=0, weight=0.05)

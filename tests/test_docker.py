@@ -4,7 +4,6 @@ and the entry point script run with a stand-in `jupyter`."""
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
@@ -76,8 +75,9 @@ def test_image_installs_the_pinned_versions_through_make_setup():
     # Nothing installed beside the project's set-up: any pin written in the Dockerfile
     # must be the project's own.
     for run in runs:
-        assert not re.search(r"\bpip3? install\b|python3? -m pip install", run), \
+        assert not re.search(r"\bpip3? install\b|python3? -m pip install", run), (
             f"install Python packages through `make setup`, not directly: {run}"
+        )
     pins = {**constraint_pins(), **pyproject_pins()}
     for name, version in re.findall(r"([A-Za-z0-9_.\-]+)==([0-9][^\s\"']*)", DOCKERFILE.read_text()):
         assert pins.get(name.lower()) == version, f"the Dockerfile pins {name}=={version}, the project {pins.get(name.lower())}"
@@ -85,12 +85,12 @@ def test_image_installs_the_pinned_versions_through_make_setup():
 
 def test_make_setup_installs_exactly_the_pins_of_pyproject():
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"pip install .*-c requirements/constraints\.txt", makefile), \
-        "make setup installs with the constraints file"
+    assert re.search(r"pip install .*-c requirements/constraints\.txt", makefile), "make setup installs with the constraints file"
     constraints = constraint_pins()
     for name, version in pyproject_pins().items():
-        assert constraints.get(name) == version, \
+        assert constraints.get(name) == version, (
             f"pyproject pins {name}=={version}, requirements/constraints.txt has {constraints.get(name)}: run make lock"
+        )
 
 
 def test_base_image_has_the_python_the_pins_are_tested_with():
@@ -107,8 +107,7 @@ def test_image_runs_as_non_root_on_port_7003_with_modules_prebuilt():
     assert users and users[-1].split(":")[0] not in ("root", "0"), "the server must run as a non-root user"
     assert ("EXPOSE", str(PORT)) in steps
     runs = [args for kind, args in steps if kind == "RUN"]
-    assert any(re.search(r"\bmake build\b|nest-workshop build", run) for run in runs), \
-        "NESTML modules are pre-built in the image"
+    assert any(re.search(r"\bmake build\b|nest-workshop build", run) for run in runs), "NESTML modules are pre-built in the image"
     last_user_line = max(i for i, (kind, _) in enumerate(steps) if kind == "USER")
     build_line = next(i for i, (kind, args) in enumerate(steps) if kind == "RUN" and "make build" in args)
     assert build_line > last_user_line, "build the NESTML modules as the user who will load them"
@@ -140,8 +139,9 @@ def fake_jupyter(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "jupyter"
-    script.write_text('#!/bin/sh\necho "ARGS $*"\necho "TOKEN_SET ${JUPYTER_TOKEN:+yes}"\n'
-                      'echo "PASSWORD_SET ${JUPYTER_PASSWORD:+yes}"\n')
+    script.write_text(
+        '#!/bin/sh\necho "ARGS $*"\necho "TOKEN_SET ${JUPYTER_TOKEN:+yes}"\necho "PASSWORD_SET ${JUPYTER_PASSWORD:+yes}"\n'
+    )
     script.chmod(0o755)
     env = {"PATH": f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin", "NEST_WORKSHOP_HOME": str(tmp_path)}
     return env
@@ -155,8 +155,7 @@ def test_entrypoint_refuses_to_start_without_a_secret(fake_jupyter):
 
 def test_entrypoint_passes_a_token_only_through_the_environment(fake_jupyter):
     token = secrets.token_hex(16)
-    done = subprocess.run(["bash", str(ENTRYPOINT)], env={**fake_jupyter, "JUPYTER_TOKEN": token},
-                          capture_output=True, text=True)
+    done = subprocess.run(["bash", str(ENTRYPOINT)], env={**fake_jupyter, "JUPYTER_TOKEN": token}, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"--port={PORT}" in done.stdout and "TOKEN_SET yes" in done.stdout
     assert token not in done.stdout + done.stderr, "the token must not appear on the command line or in the log"
@@ -165,8 +164,9 @@ def test_entrypoint_passes_a_token_only_through_the_environment(fake_jupyter):
 def test_entrypoint_hashes_a_password(fake_jupyter):
     pytest.importorskip("jupyter_server")
     password = secrets.token_urlsafe(12)
-    done = subprocess.run(["bash", str(ENTRYPOINT)], env={**fake_jupyter, "JUPYTER_PASSWORD": password},
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", str(ENTRYPOINT)], env={**fake_jupyter, "JUPYTER_PASSWORD": password}, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert "--PasswordIdentityProvider.hashed_password=argon2:" in done.stdout
     assert password not in done.stdout + done.stderr

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from nest_workshop import exercises
+from nest_workshop.tools import exercises
 
 
 def write_solution(folder, cells, name="demo_solution.ipynb"):
@@ -20,12 +20,15 @@ def write_solution(folder, cells, name="demo_solution.ipynb"):
 
 @pytest.fixture
 def solution(tmp_path):
-    return write_solution(tmp_path, [
-        new_markdown_cell("# Demo"),
-        new_code_cell("x = 1\n### BEGIN SOLUTION: compute y, twice x\ny = 2 * x\n### END SOLUTION\nprint(y)"),
-        new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 3\n    ### END SOLUTION"),
-        new_markdown_cell("Why?\n\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"),
-    ])
+    return write_solution(
+        tmp_path,
+        [
+            new_markdown_cell("# Demo"),
+            new_code_cell("x = 1\n### BEGIN SOLUTION: compute y, twice x\ny = 2 * x\n### END SOLUTION\nprint(y)"),
+            new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 3\n    ### END SOLUTION"),
+            new_markdown_cell("Why?\n\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"),
+        ],
+    )
 
 
 def participant_cells(solution):
@@ -46,6 +49,14 @@ def test_exercise_code_is_replaced_by_a_clear_error(solution):
     namespace = {}
     with pytest.raises(NotImplementedError, match="compute y, twice x"):
         exec(code, namespace)
+
+
+def test_exercise_cells_are_tagged_so_run_all_goes_on(solution):
+    cells = participant_cells(solution)
+    tagged = [i for i, c in enumerate(cells) if exercises.RAISES_TAG in c.metadata.get("tags", [])]
+    assert tagged == [2, 3]  # the two code exercises; not the Markdown answer, not plain cells
+    solution_cells = nbformat.read(solution, as_version=4).cells
+    assert not any(exercises.RAISES_TAG in c.metadata.get("tags", []) for c in solution_cells)
 
 
 def test_indentation_kept_and_default_message(solution):
@@ -70,11 +81,14 @@ def test_outputs_removed(tmp_path):
     assert out.outputs == [] and out.execution_count is None
 
 
-@pytest.mark.parametrize("source, message", [
-    ("### BEGIN SOLUTION\nx = 1", "has no '### END SOLUTION'"),
-    ("x = 1\n### END SOLUTION", "without a '### BEGIN SOLUTION'"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside another"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("### BEGIN SOLUTION\nx = 1", "has no '### END SOLUTION'"),
+        ("x = 1\n### END SOLUTION", "without a '### BEGIN SOLUTION'"),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside another"),
+    ],
+)
 def test_malformed_markers_are_reported_with_the_cell(tmp_path, source, message):
     path = write_solution(tmp_path, [new_markdown_cell("# t"), new_code_cell(source)])
     with pytest.raises(exercises.ExerciseFormatError, match=message) as info:

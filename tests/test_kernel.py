@@ -2,7 +2,8 @@
 
 import pytest
 
-from nest_workshop import kernel, reset_kernel
+from nest_workshop import reset_kernel
+from nest_workshop.core import kernel
 
 
 def run_small_network(seed, threads=1):
@@ -44,9 +45,15 @@ def test_bad_thread_setting_is_explained(monkeypatch, value):
         kernel.default_threads()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"seed": 0}, "seed"), ({"seed": 1.5}, "seed"), ({"threads": 0}, "threads"), ({"resolution": 0}, "resolution"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seed": 0}, "seed"),
+        ({"seed": 1.5}, "seed"),
+        ({"threads": 0}, "threads"),
+        ({"resolution": 0}, "resolution"),
+    ],
+)
 def test_bad_arguments_are_explained(kwargs, message):
     with pytest.raises(ValueError, match=message):
         reset_kernel(**kwargs)
@@ -59,3 +66,34 @@ def test_quiet_kernel_prints_no_info(capfd):
     out, err = capfd.readouterr()
     assert "INFO" not in out + err and "Simulation" not in out + err
     assert nest.verbosity == nest.VerbosityLevel.WARNING
+
+
+def test_hooks_run_after_every_reset_and_are_registered_once():
+    calls = []
+
+    def hook():
+        calls.append(1)
+
+    kernel.after_reset(hook)
+    kernel.after_reset(hook)
+    try:
+        reset_kernel(seed=1, threads=1)
+        reset_kernel(seed=2, threads=1)
+        assert calls == [1, 1]
+    finally:
+        kernel._after_reset_hooks.remove(hook)
+
+
+def test_current_settings_are_what_reset_kernel_takes():
+    reset_kernel(seed=5, threads=1, resolution=0.05, quiet=True)
+    settings = kernel.current_settings()
+    assert settings == {"seed": 5, "threads": 1, "resolution": pytest.approx(0.05), "quiet": True}
+    assert reset_kernel(**settings).rng_seed == 5
+
+
+def test_require_fresh_kernel_names_the_helper_and_the_fix():
+    nest = reset_kernel(seed=1, threads=1)
+    assert kernel.require_fresh_kernel("my_helper") is nest
+    nest.Create("iaf_psc_alpha", 3)
+    with pytest.raises(kernel.KernelNotFreshError, match=r"my_helper .* already has 3 nodes.*nw.reset_kernel"):
+        kernel.require_fresh_kernel("my_helper")

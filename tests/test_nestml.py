@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nest_workshop import nestml, reset_kernel
+from nest_workshop import reset_kernel
+from nest_workshop.core import nestml
 
 from .conftest import DOCTOR_MODEL
 
@@ -20,8 +21,12 @@ WORKER = Path(__file__).with_name("_build_worker.py")
 
 
 def run_worker(cache, source):
-    out = subprocess.run([sys.executable, str(WORKER), str(cache), str(source)], capture_output=True, text=True,
-                         env={**os.environ, "NEST_WORKSHOP_THREADS": "1"})
+    out = subprocess.run(
+        [sys.executable, str(WORKER), str(cache), str(source)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NEST_WORKSHOP_THREADS": "1"},
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -92,8 +97,16 @@ def test_edited_model_gets_a_new_module(model_copy, tmp_path, one_thread):
 def test_two_processes_build_once_and_both_load(model_copy, tmp_path):
     cache = tmp_path / "cache"
     env = {**os.environ, "NEST_WORKSHOP_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, str(WORKER), str(cache), str(model_copy)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), str(cache), str(model_copy)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=600)
@@ -107,8 +120,9 @@ def test_two_processes_build_once_and_both_load(model_copy, tmp_path):
 
 def test_syntax_error_names_file_and_line(tmp_path):
     bad = tmp_path / "broken_neuron.nestml"
-    bad.write_text(DOCTOR_MODEL.read_text().replace("V_m' = -(V_m - E_L) / tau_m + I_e / C_m",
-                                                     "V_m' = -(V_m - E_Lx) / tau_m + I_e / C_m"))
+    bad.write_text(
+        DOCTOR_MODEL.read_text().replace("V_m' = -(V_m - E_L) / tau_m + I_e / C_m", "V_m' = -(V_m - E_Lx) / tau_m + I_e / C_m")
+    )
     line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1) if "E_Lx" in text)
     cache = tmp_path / "cache"
     with pytest.raises(nestml.NestmlSyntaxError) as info:
@@ -154,9 +168,13 @@ def test_interrupted_build_leaves_no_cache_entry(model_copy, tmp_path, sig):
     # A job started in the background by a non-interactive shell (`cmd &`, nohup) runs
     # with SIGINT ignored, and its children inherit that: give the worker the SIGINT of
     # an interactive session, where Ctrl-C reaches Python.
-    proc = subprocess.Popen([sys.executable, str(WORKER), str(cache), str(model_copy)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "NEST_WORKSHOP_THREADS": "1"},
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), str(cache), str(model_copy)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NEST_WORKSHOP_THREADS": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 300
     # Wait until compilation has started: the build folder holds generated code.
     while time.time() < deadline and not list(cache.glob(".build-*/build")):
@@ -219,12 +237,15 @@ def test_nest_config_stand_in_answers_for_the_wheel(tmp_path):
     assert Path(ask("--compiler")).name == "g++"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"target": "gpu"}, "unknown target"),
-    ({"codegen_opts": {"nest_path": "/x"}}, "nest_path"),
-    ({"codegen_opts": {"x": object()}}, "plain values"),
-    ({"module_name": "1bad name"}, r"C\+\+ identifier"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"target": "gpu"}, "unknown target"),
+        ({"codegen_opts": {"nest_path": "/x"}}, "nest_path"),
+        ({"codegen_opts": {"x": object()}}, "plain values"),
+        ({"module_name": "1bad name"}, r"C\+\+ identifier"),
+    ],
+)
 def test_bad_options_are_refused_clearly(kwargs, message, tmp_path):
     with pytest.raises(nestml.NestmlError, match=message):
         nestml.build(DOCTOR_MODEL, cache_dir=tmp_path, load=False, **kwargs)

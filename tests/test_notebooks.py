@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from nest_workshop import exercises
+from nest_workshop.tools import exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 MATERIALS = ROOT / "materials"
@@ -25,13 +25,16 @@ def test_participant_notebook_is_what_the_generator_makes(solution):
     participant = exercises.participant_path(solution)
     assert participant.exists(), f"{participant.name} missing: run `nest-workshop exercises`"
     assert participant.read_text() == exercises.render(solution), (
-        f"{participant.relative_to(ROOT)} differs from its solution: edit the solution, then run `nest-workshop exercises`")
+        f"{participant.relative_to(ROOT)} differs from its solution: edit the solution, then run `nest-workshop exercises`"
+    )
 
 
 @pytest.mark.parametrize("notebook", ALL_NOTEBOOKS, ids=lambda p: str(p.relative_to(MATERIALS)))
 def test_committed_without_outputs(notebook):
     nb = json.loads(notebook.read_text())
-    dirty = [i for i, c in enumerate(nb["cells"], 1) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    dirty = [
+        i for i, c in enumerate(nb["cells"], 1) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
     assert not dirty, f"cells {dirty} carry outputs: clear them before committing"
 
 
@@ -39,7 +42,7 @@ def test_committed_without_outputs(notebook):
 def test_solution_has_an_exercise_and_a_self_check(solution):
     text = solution.read_text()
     assert "### BEGIN SOLUTION" in text, "every notebook has at least one exercise"
-    assert "checks." in text, "every notebook checks its own result with nest_workshop.checks"
+    assert "selfcheck." in text, "every notebook checks its own result with nest_workshop.core.selfcheck"
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: str(p.relative_to(MATERIALS)))

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nest_workshop import slides
+from nest_workshop.tools import slides
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESENTATIONS = ROOT / "presentations"
@@ -26,8 +26,14 @@ DECKS = slides.find_decks(PRESENTATIONS)
 CHROMIUM = "/usr/bin/chromium"
 APT_HINT = "sudo apt-get update && sudo apt-get install -y chromium"
 # The machine has no outside network; these keep Chromium from trying to reach it.
-CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
 
 
@@ -64,7 +70,8 @@ class PageWatch:
     def _route(self, route):
         url = route.request.url
         if url.startswith(("file:", "data:", "blob:", "about:")) or any(
-                url.startswith(f"{scheme}://{host}") for host in self.allow_hosts for scheme in ("http", "ws")):
+            url.startswith(f"{scheme}://{host}") for host in self.allow_hosts for scheme in ("http", "ws")
+        ):
             route.continue_()
         else:
             self.external.append(url)
@@ -100,8 +107,9 @@ def test_deck_is_a_slide_show_without_outputs(deck):
         assert kind in SLIDE_TYPES, f"cell {index}: slide metadata missing or unknown ({kind!r})"
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, f"cell {index}: commit decks without outputs"
-            assert slides.HIDE_INPUT_TAG in cell.metadata.get("tags", []), \
+            assert slides.HIDE_INPUT_TAG in cell.metadata.get("tags", []), (
                 f"cell {index}: figure code is tagged {slides.HIDE_INPUT_TAG!r}, so the slide shows the figure only"
+            )
     assert slides.slide_count(nb) >= 3
 
 
@@ -109,8 +117,9 @@ def test_decks_load_nothing_from_a_cdn():
     template = (PRESENTATIONS / slides.TEMPLATE).read_text()
     for marker in ["http://", "https://", "jquery_url", "require_js_url", "mathjax(", "mermaid_js_url"]:
         assert marker not in template, f"the offline template still refers to {marker}"
-    assert "$$" not in "".join(PRESENTATIONS.joinpath(d).read_text() for d in DECKS), \
+    assert "$$" not in "".join(PRESENTATIONS.joinpath(d).read_text() for d in DECKS), (
         "decks render without MathJax: write formulas in Unicode, not LaTeX"
+    )
 
 
 # ---------------------------------------------------------------------------

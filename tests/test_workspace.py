@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nest_workshop import cli, workspace
+from nest_workshop.tools import cli, workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 MATERIALS = ROOT / "materials"

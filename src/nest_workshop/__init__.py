@@ -1,35 +1,52 @@
-"""nest_workshop: the shared helpers of the NEST workshop notebooks.
+"""nest_workshop: the helpers of the NEST workshop notebooks.
 
-Shared modules: ``kernel`` (NEST set-up), ``nestml`` (building NESTML models),
-``plotting``, ``analysis``, ``checks`` (self-checks), ``exercises`` (participant
-notebooks), ``environment`` (the first-cell environment check) and ``cli``. Each part of
-the workshop has its own module that uses these.
+The package has four rooms, one per audience (docs/architecture.md draws the plan):
 
-Importing this package is cheap: submodules, and NEST itself, are imported on first use
-(``nest_workshop.plotting`` works without an explicit import).
+``core``
+    What a notebook uses at run time: ``kernel`` (the one way to reset NEST),
+    ``nestml`` (build, cache and load NESTML models), ``analysis``, ``plotting``,
+    ``selfcheck`` (the notebooks' self-checks), ``environment`` (the first-cell check)
+    and ``validation`` (clear errors for bad input).
+``parts``
+    One module per workshop part: ``eprop``, ``sequences``, ``compartmental``,
+    ``astrocytes`` - tasks, stimuli, book-keeping, analysis and figures; the networks
+    themselves are built in the notebooks.
+``tools``
+    For instructors and maintainers: the ``nest-workshop`` command (``cli``), the
+    participant-notebook generator (``exercises``), the notebook runner, slides and
+    workspaces.
+``scaleout``
+    For running at scale under MPI: explicit gathering across ranks, ``nest-workshop
+    scale`` and the MPI-enabled NEST wheel (``make mpi``).
+
+Notebooks import the package as ``nw`` and reach the core and the parts by short
+names: ``nw.reset_kernel(seed=1)``, ``nw.nestml.build(...)``, ``nw.plotting``,
+``nw.eprop``; or ``from nest_workshop import selfcheck, eprop``. Importing the package is
+cheap: modules, and NEST itself, are imported on first use.
 """
 
 import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"analysis", "check", "checks", "cli", "environment", "exercises", "kernel", "nestml", "parallel", "plotting",
-               "scaling",
-               # the parts
-               "astrocytes", "compartmental", "eprop", "sequences"}
+# Short names a notebook uses, and the module each one stands for.
+_SHORT_NAMES = {
+    **{name: f"core.{name}" for name in ("analysis", "environment", "kernel", "nestml", "plotting", "selfcheck", "validation")},
+    **{name: f"parts.{name}" for name in ("astrocytes", "compartmental", "eprop", "sequences")},
+}
 
 
 def reset_kernel(*args, **kwargs):
-    """Reset NEST with a seed, threads and resolution; see :func:`nest_workshop.kernel.reset_kernel`."""
-    from .kernel import reset_kernel as _reset
+    """Reset NEST with a seed, threads and resolution; see :func:`nest_workshop.core.kernel.reset_kernel`."""
+    from .core.kernel import reset_kernel as _reset
 
     return _reset(*args, **kwargs)
 
 
 def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
+    if name in _SHORT_NAMES:
+        return importlib.import_module(f"{__name__}.{_SHORT_NAMES[name]}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["reset_kernel", "__version__", *sorted(_SUBMODULES)]
+__all__ = ["reset_kernel", "__version__", *sorted(_SHORT_NAMES)]

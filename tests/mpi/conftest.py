@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from mpirun_helpers import clean_environment
 
 
@@ -20,8 +19,12 @@ def _nest_has_mpi() -> bool:
     # .venv-mpi has mpi4py and .venv has not: decide without starting NEST when we can.
     if importlib.util.find_spec("mpi4py") is None:
         return False
-    probe = subprocess.run([sys.executable, "-c", "import nest; print(nest.build_info['have_mpi'])"],
-                           capture_output=True, text=True, env=clean_environment())
+    probe = subprocess.run(
+        [sys.executable, "-c", "import nest; print(nest.build_info['have_mpi'])"],
+        capture_output=True,
+        text=True,
+        env=clean_environment(),
+    )
     return probe.stdout.strip().endswith("True")
 
 

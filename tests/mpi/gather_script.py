@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import nest_workshop as nw
-from nest_workshop import parallel
+from nest_workshop.scaleout import gather
 
 threads = int(sys.argv[1])
 nest = nw.reset_kernel(seed=7, threads=threads)
@@ -24,26 +24,27 @@ nest.Simulate(300.0)
 
 local_spikes = len(recorder.get("events")["times"])
 local_connections = len(nest.GetConnections(target=neurons, source=neurons))
-times, senders = nw.analysis.spike_times(recorder)
-connections = parallel.gather_connections(("source", "target", "weight"), source=neurons, target=neurons)
+events = gather.gather_events(recorder)  # explicit and collective: every rank calls it
+times, senders = nw.analysis.spike_times(events)
+connections = gather.gather_connections(("source", "target", "weight"), source=neurons, target=neurons)
 report = {
-    "ranks": parallel.num_processes(),
-    "local_spikes": parallel.allgather(local_spikes),
-    "local_connections": parallel.allgather(local_connections),
+    "ranks": gather.num_processes(),
+    "local_spikes": gather.allgather(local_spikes),
+    "local_connections": gather.allgather(local_connections),
     "gathered_spikes": int(times.size),
     "gathered_connections": int(connections["source"].size),
-    "counted_connections": parallel.count_connections(source=neurons, target=neurons),
+    "counted_connections": gather.count_connections(source=neurons, target=neurons),
     "spikes_sha": __import__("hashlib").sha256(times.tobytes() + senders.astype(np.int64).tobytes()).hexdigest(),
-    "rate_hz": nw.analysis.mean_rate(recorder, 200, 0.0, 300.0),
+    "rate_hz": nw.analysis.mean_rate(events, 200, 0.0, 300.0),
 }
 if len(sys.argv) > 2:
     import matplotlib
 
     matplotlib.use("Agg")
     out = Path(sys.argv[2])
-    figure, (ax_raster, _) = nw.plotting.raster(recorder, n_neurons=200)
+    figure, (ax_raster, _) = nw.plotting.raster(events, n_neurons=200)
     report["raster_points"] = int(len(ax_raster.lines[0].get_xdata()))  # the plot shows every rank's spikes
-    parallel.save_figure(figure, out / "raster.png")
-    parallel.write_json(out / "report.json", report)
-if parallel.is_root():
+    gather.save_figure(figure, out / "raster.png")
+    gather.write_json(out / "report.json", report)
+if gather.is_root():
     print("RESULT " + json.dumps(report))

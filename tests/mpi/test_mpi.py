@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from mpirun_helpers import BIN, clean_environment, run
 
 HERE = Path(__file__).parent
@@ -21,7 +20,7 @@ def gather_report(ranks: int, threads: int, out: Path | None = None) -> dict:
     result = run([sys.executable, str(HERE / "gather_script.py"), str(threads), *extra], ranks=ranks)
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert len(lines) == 1, f"rank 0 alone reports, once: {result.stdout}"
-    return json.loads(lines[0][len("RESULT "):])
+    return json.loads(lines[0][len("RESULT ") :])
 
 
 def test_helpers_gather_every_rank(tmp_path):
@@ -33,8 +32,13 @@ def test_helpers_gather_every_rank(tmp_path):
     assert max(two_ranks["local_spikes"]) < two_ranks["gathered_spikes"]
     # ... and the helpers' totals are the sums, equal to the one-process run's.
     assert sum(two_ranks["local_spikes"]) == two_ranks["gathered_spikes"] == one_rank["gathered_spikes"] > 0
-    assert sum(two_ranks["local_connections"]) == two_ranks["gathered_connections"] \
-        == two_ranks["counted_connections"] == one_rank["counted_connections"] == 200 * 20
+    assert (
+        sum(two_ranks["local_connections"])
+        == two_ranks["gathered_connections"]
+        == two_ranks["counted_connections"]
+        == one_rank["counted_connections"]
+        == 200 * 20
+    )
     assert two_ranks["spikes_sha"] == one_rank["spikes_sha"]
     assert two_ranks["rate_hz"] == one_rank["rate_hz"]
     # The figure shows all spikes; the files are written once, whole, with nothing left beside them.
@@ -51,8 +55,10 @@ def astrocyte_runs(tmp_path_factory):
     run([*SCALE, *common, "--threads", "1", "--out", str(out / "2x1")], ranks=2)
     run([*SCALE, *common, "--threads", "2", "--out", str(out / "1x2")])
     run([*SCALE, *common, "--threads", "1", "--out", str(out / "1x1")])
-    return {name: (json.loads((out / name / "summary.json").read_text()), np.load(out / name / "spikes.npz"))
-            for name in ("2x1", "1x2", "1x1")}
+    return {
+        name: (json.loads((out / name / "summary.json").read_text()), np.load(out / name / "spikes.npz"))
+        for name in ("2x1", "1x2", "1x1")
+    }
 
 
 def test_astrocyte_network_same_spikes_for_2_ranks_and_2_threads(astrocyte_runs):
@@ -71,8 +77,7 @@ def test_astrocyte_network_same_spikes_for_2_ranks_and_2_threads(astrocyte_runs)
 def test_a_different_number_of_virtual_processes_gives_other_spikes(astrocyte_runs):
     # The comparison above is not vacuous: 1 virtual process draws other random numbers.
     (_, spikes11), (_, spikes12) = astrocyte_runs["1x1"], astrocyte_runs["1x2"]
-    assert not (spikes11["times"].size == spikes12["times"].size
-                and np.array_equal(spikes11["times"], spikes12["times"]))
+    assert not (spikes11["times"].size == spikes12["times"].size and np.array_equal(spikes11["times"], spikes12["times"]))
 
 
 def test_eprop_weights_identical_for_2_ranks_and_2_threads(tmp_path):
@@ -90,8 +95,14 @@ def test_eprop_weights_identical_for_2_ranks_and_2_threads(tmp_path):
 
 def test_cached_wheel_is_reused_without_compiling():
     # make mpi has run (test-mpi depends on it); asking again must find the wheel.
-    result = subprocess.run([sys.executable, "-m", "nest_workshop.mpi_setup", "--wheel-only"], cwd=ROOT,
-                            capture_output=True, text=True, env=clean_environment(), timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "nest_workshop.scaleout.mpi_wheel", "--wheel-only"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=clean_environment(),
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "using the cached MPI wheel" in result.stdout and "no compilation" in result.stdout
     assert "building NEST" not in result.stdout

@@ -63,9 +63,9 @@ def check_environment(parts=("NEST",)) -> bool:
     """Print the versions a notebook relies on; say exactly what to install when one
     is missing or different. ``parts`` names the packages this notebook needs
     (any of "NEST", "NESTML", "NEAT"). Returns True when all needed ones are fine."""
-    from . import __version__
+    from .. import __version__
 
-    needed = {d: l for d, l in SIMULATION_PACKAGES.items() if l in parts}
+    needed = {dist: label for dist, label in SIMULATION_PACKAGES.items() if label in parts}
     unknown = set(parts) - set(SIMULATION_PACKAGES.values())
     if unknown:
         raise ValueError(f"unknown package names {sorted(unknown)}; use some of {list(SIMULATION_PACKAGES.values())}")
@@ -79,8 +79,10 @@ def check_environment(parts=("NEST",)) -> bool:
             print(f"  ✘ {status.label} is not installed. Run this in a cell, then restart the kernel:\n      {status.pip_line}")
         else:
             all_ok = False
-            print(f"  ! {status.label} {status.installed} is installed; this notebook was tested with {status.required}. "
-                  f"If something fails, run in a cell and restart the kernel:\n      {status.pip_line}")
+            print(
+                f"  ! {status.label} {status.installed} is installed; this notebook was tested with {status.required}. "
+                f"If something fails, run in a cell and restart the kernel:\n      {status.pip_line}"
+            )
     if sys.version_info[:2] != (3, 11):
         print(f"  ! Python {sys.version_info[0]}.{sys.version_info[1]}: the materials are tested with Python 3.11.")
     return all_ok

@@ -25,13 +25,13 @@ plotted. Recording everything is what made NEST's own examples slow and memory-h
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import events_of
-from .kernel import import_nest
+from ..core import validation
+from ..core.kernel import import_nest, require_fresh_kernel
+from ..scaleout.gather import gather_events
 
 STEP_MS = 1.0  # e-prop networks here run at 1 ms resolution, like NEST's examples
 
@@ -40,53 +40,32 @@ STEP_MS = 1.0  # e-prop networks here run at 1 ms resolution, like NEST's exampl
 # input validation
 
 
-def _whole(name: str, value, low: int, high: int | None = None, what: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a whole number{what}, got {value!r}")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        accepted = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise ValueError(f"{name} must be a whole number {accepted}{what}, got {value}")
-    return value
-
-
-def _positive(name: str, value, high: float | None = None, what: str = "") -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number{what}, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(number) or number <= 0 or (high is not None and number > high):
-        accepted = f"in (0, {high}]" if high is not None else "above 0"
-        raise ValueError(f"{name} must be a positive number {accepted}{what}, got {value!r}")
-    return number
-
-
-def _probability(name: str, value) -> float:
-    number = _positive(name, value, 1.0)
-    return number
-
-
 def _learning_rate(value) -> float:
-    return _positive("learning_rate", value, 1.0, " (typical values 1e-4 to 0.05)")
+    return validation.positive_number("learning_rate", value, 1.0, " (typical values 1e-4 to 0.05)")
 
 
 # ---------------------------------------------------------------------------------------
 # targets and inputs
 
 
-def sine_pattern(duration_ms: float = 1000.0, periods_ms=(1000.0, 500.0, 333.0, 200.0), *, amplitude: float = 1.0,
-                 seed: int = 1) -> np.ndarray:
+def sine_pattern(
+    duration_ms: float = 1000.0, periods_ms=(1000.0, 500.0, 333.0, 200.0), *, amplitude: float = 1.0, seed: int = 1
+) -> np.ndarray:
     """A sum of sine waves with random amplitudes (0.5-2) and phases, one value per ms.
 
     The pattern starts at 0 and is scaled so that its largest absolute value equals
     ``amplitude``. Returns an array of ``duration_ms`` values.
     """
-    steps = _whole("duration_ms", duration_ms if float(duration_ms) != int(duration_ms) else int(duration_ms), 10,
-                   what=" of ms (at least 10)")
+    steps = validation.whole_number(
+        "duration_ms",
+        duration_ms if float(duration_ms) != int(duration_ms) else int(duration_ms),
+        10,
+        note=" of ms (at least 10)",
+    )
     periods = np.atleast_1d(np.asarray(periods_ms, dtype=float))
     if periods.ndim != 1 or periods.size == 0 or not np.all(np.isfinite(periods)) or np.any(periods <= 0):
         raise ValueError(f"periods_ms must be one or more positive periods in ms, got {periods_ms!r}")
-    amplitude = _positive("amplitude", amplitude)
+    amplitude = validation.positive_number("amplitude", amplitude)
     rng = np.random.default_rng(seed)
     amplitudes = rng.uniform(0.5, 2.0, periods.size)
     phases = rng.uniform(0.0, 2.0 * np.pi, periods.size)
@@ -125,9 +104,13 @@ def trajectory_pattern(shape="heart", duration_ms: float = 1000.0, *, amplitude:
         curve = TRAJECTORIES[shape]
     else:
         raise ValueError(f"shape must be one of {sorted(TRAJECTORIES)} or a function s -> (x, y), got {shape!r}")
-    steps = _whole("duration_ms", int(duration_ms) if float(duration_ms) == int(duration_ms) else duration_ms, 10,
-                   what=" of ms (at least 10)")
-    amplitude = _positive("amplitude", amplitude)
+    steps = validation.whole_number(
+        "duration_ms",
+        int(duration_ms) if float(duration_ms) == int(duration_ms) else duration_ms,
+        10,
+        note=" of ms (at least 10)",
+    )
+    amplitude = validation.positive_number("amplitude", amplitude)
     s = 2.0 * np.pi * np.arange(steps) / steps
     xy = np.array([np.asarray(c, dtype=float) * np.ones(steps) for c in curve(s)])
     if xy.shape != (2, steps) or not np.all(np.isfinite(xy)):
@@ -136,16 +119,15 @@ def trajectory_pattern(shape="heart", duration_ms: float = 1000.0, *, amplitude:
     return amplitude * xy / max(np.abs(xy).max(), 1e-12)
 
 
-def frozen_noise(n_inputs: int, duration_ms: float, rate_hz: float = 50.0, *, seed: int = 1,
-                 silent_ms: int = 0) -> np.ndarray:
+def frozen_noise(n_inputs: int, duration_ms: float, rate_hz: float = 50.0, *, seed: int = 1, silent_ms: int = 0) -> np.ndarray:
     """Boolean spike matrix (n_inputs, duration_ms): input neuron i spikes in ms t.
 
     Each input spikes with probability ``rate_hz / 1000`` per ms; the first ``silent_ms``
     ms are silent. The same seed gives the same ("frozen") noise.
     """
-    n_inputs = _whole("n_inputs", n_inputs, 1)
-    steps = _whole("duration_ms", int(duration_ms), 1)
-    rate_hz = _positive("rate_hz", rate_hz, 1000.0, " of spikes/s (at most one spike per ms)")
+    n_inputs = validation.whole_number("n_inputs", n_inputs, 1)
+    steps = validation.whole_number("duration_ms", int(duration_ms), 1)
+    rate_hz = validation.positive_number("rate_hz", rate_hz, 1000.0, " of spikes/s (at most one spike per ms)")
     spikes = np.random.default_rng(seed).random((n_inputs, steps)) < rate_hz / 1000.0
     spikes[:, :silent_ms] = False
     return spikes
@@ -174,19 +156,19 @@ class CueTask:
     p_favoured: float = 0.7
 
     def __post_init__(self):
-        _whole("n_cues", self.n_cues, 1, what=" (odd, so that one side always has more cues)")
+        validation.whole_number("n_cues", self.n_cues, 1, note=" (odd, so that one side always has more cues)")
         if self.n_cues % 2 == 0:
             raise ValueError(f"n_cues must be an odd whole number (so that one side always has more cues), got {self.n_cues}")
-        _whole("cue_ms", self.cue_ms, 1)
-        _whole("spacing_ms", self.spacing_ms, 10, what=" (at least 10 ms)")
-        _whole("delay_ms", self.delay_ms, 0)
-        _whole("recall_ms", self.recall_ms, 20, what=" (at least 20 ms)")
-        _whole("n_inputs", self.n_inputs, 4)
+        validation.whole_number("cue_ms", self.cue_ms, 1)
+        validation.whole_number("spacing_ms", self.spacing_ms, 10, note=" (at least 10 ms)")
+        validation.whole_number("delay_ms", self.delay_ms, 0)
+        validation.whole_number("recall_ms", self.recall_ms, 20, note=" (at least 20 ms)")
+        validation.whole_number("n_inputs", self.n_inputs, 4)
         if self.n_inputs % 4:
             raise ValueError(f"n_inputs must be a multiple of 4 (left, right, recall, noise groups), got {self.n_inputs}")
-        _positive("rate_hz", self.rate_hz, 1000.0, " of spikes/s")
-        _positive("noise_hz", self.noise_hz, 1000.0, " of spikes/s")
-        p = _probability("p_favoured", self.p_favoured)
+        validation.positive_number("rate_hz", self.rate_hz, 1000.0, " of spikes/s")
+        validation.positive_number("noise_hz", self.noise_hz, 1000.0, " of spikes/s")
+        p = validation.probability("p_favoured", self.p_favoured)
         if p < 0.5:
             raise ValueError(f"p_favoured must be between 0.5 and 1, got {p}")
 
@@ -200,15 +182,17 @@ class CueTask:
 
     def cue_windows(self):
         """(start, stop) in ms of each cue within a trial."""
-        return [(k * (self.spacing_ms + self.cue_ms) + self.spacing_ms, (k + 1) * (self.spacing_ms + self.cue_ms))
-                for k in range(self.n_cues)]
+        return [
+            (k * (self.spacing_ms + self.cue_ms) + self.spacing_ms, (k + 1) * (self.spacing_ms + self.cue_ms))
+            for k in range(self.n_cues)
+        ]
 
 
 @dataclass
 class CueTrials:
-    spikes: np.ndarray   # bool (n_trials, n_inputs, trial_ms)
-    cues: np.ndarray     # int (n_trials, n_cues): 0 left, 1 right
-    labels: np.ndarray   # int (n_trials,): 0 left had more cues, 1 right had more
+    spikes: np.ndarray  # bool (n_trials, n_inputs, trial_ms)
+    cues: np.ndarray  # int (n_trials, n_cues): 0 left, 1 right
+    labels: np.ndarray  # int (n_trials,): 0 left had more cues, 1 right had more
 
 
 def cue_trials(n_trials: int, task: CueTask = CueTask(), *, rng=None) -> CueTrials:
@@ -218,7 +202,7 @@ def cue_trials(n_trials: int, task: CueTask = CueTask(), *, rng=None) -> CueTria
     side (0 left, 1 right) with more cues. The first 10 ms of a trial carry no spikes, so
     that trials can be scheduled while a simulation is under way.
     """
-    n_trials = _whole("n_trials", n_trials, 1)
+    n_trials = validation.whole_number("n_trials", n_trials, 1)
     if not isinstance(task, CueTask):
         raise ValueError(f"task must be a CueTask, got {type(task).__name__}")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -229,15 +213,15 @@ def cue_trials(n_trials: int, task: CueTask = CueTask(), *, rng=None) -> CueTria
     g = task.group_size
     spikes = np.zeros((n_trials, task.n_inputs, task.trial_ms), dtype=bool)
     for first in range(0, n_trials, 64):  # in chunks: many trials at once would need GBs of random numbers
-        chunk = cues[first:first + 64]
+        chunk = cues[first : first + 64]
         prob = np.zeros((len(chunk), task.n_inputs, task.trial_ms))
         for k, (start, stop) in enumerate(task.cue_windows()):
             for side in (0, 1):
                 trials = np.flatnonzero(chunk[:, k] == side)
                 prob[np.ix_(trials, np.arange(side * g, (side + 1) * g), np.arange(start, stop))] = task.rate_hz / 1000.0
-        prob[:, 2 * g:3 * g, task.trial_ms - task.recall_ms:] = task.rate_hz / 1000.0
-        prob[:, 3 * g:, :] = task.noise_hz / 1000.0
-        spikes[first:first + 64] = rng.random(prob.shape) < prob  # same random stream as one big draw
+        prob[:, 2 * g : 3 * g, task.trial_ms - task.recall_ms :] = task.rate_hz / 1000.0
+        prob[:, 3 * g :, :] = task.noise_hz / 1000.0
+        spikes[first : first + 64] = rng.random(prob.shape) < prob  # same random stream as one big draw
     spikes[:, :, :10] = False
     return CueTrials(spikes, cues, labels)
 
@@ -266,11 +250,16 @@ def correlation(readout, target) -> float:
 # shared machinery
 
 
-def _fresh_kernel(nest, seed):
-    if nest.network_size != 0 or nest.biological_time != 0.0:
-        raise ValueError("build the e-prop network in a fresh kernel: call nw.reset_kernel(seed=...) first")
-    nest.resolution = STEP_MS
-    return int(nest.rng_seed) if seed is None else _whole("seed", seed, 1)
+def _fresh_kernel(what: str, seed):
+    """The kernel the notebook set up for an e-prop network: fresh, at 1 ms steps. Returns
+    the seed of the task's own random numbers (the kernel's seed unless one is given)."""
+    nest = require_fresh_kernel(what)
+    if nest.resolution != STEP_MS:
+        raise ValueError(
+            f"{what} runs at a {STEP_MS:g} ms time step, like NEST's e-prop examples, and this kernel "
+            f"has {nest.resolution:g} ms: call nw.reset_kernel(seed=..., resolution={STEP_MS:g}) first"
+        )
+    return int(nest.rng_seed) if seed is None else validation.whole_number("seed", seed, 1)
 
 
 def _progress(iterable, enabled: bool, description: str):
@@ -284,7 +273,7 @@ def _progress(iterable, enabled: bool, description: str):
 def _samples(multimeter, variables, senders, t0: float, n_steps: int) -> dict:
     """Dense arrays (len(senders), n_steps) of recorded ``variables`` at times t0 + 1 ... t0 + n_steps
     (NaN where nothing was recorded)."""
-    events = events_of(multimeter)  # from every rank under MPI
+    events = gather_events(multimeter)  # collective under MPI: every rank runs the training loop
     times = np.asarray(events["times"], dtype=float)
     who = np.asarray(events["senders"])
     index = np.rint(times - t0).astype(int) - 1
@@ -302,7 +291,7 @@ def _samples(multimeter, variables, senders, t0: float, n_steps: int) -> dict:
 
 def _spike_events(recorder, t0: float, t1: float, node_ids) -> tuple[np.ndarray, np.ndarray]:
     """Spike times (ms, relative to t0) and neuron indices (0 ... len(node_ids)-1) in [t0, t1)."""
-    events = events_of(recorder)  # from every rank under MPI
+    events = gather_events(recorder)  # collective under MPI: every rank runs the training loop
     times = np.asarray(events["times"], dtype=float)
     senders = np.asarray(events["senders"])
     first = min(node_ids)
@@ -314,10 +303,10 @@ def _spike_events(recorder, t0: float, t1: float, node_ids) -> tuple[np.ndarray,
 class Snapshot:
     """What was recorded during one trial or pattern presentation (times in ms from its start)."""
 
-    readout: np.ndarray                          # (n_out, steps)
-    target: np.ndarray                           # (n_out, steps)
-    rec_spikes: tuple                            # (times, neuron index)
-    in_spikes: tuple | None = None               # (times, input index)
+    readout: np.ndarray  # (n_out, steps)
+    target: np.ndarray  # (n_out, steps)
+    rec_spikes: tuple  # (times, neuron index)
+    in_spikes: tuple | None = None  # (times, input index)
     neurons: dict = field(default_factory=dict)  # variable -> (n_record, steps)
     label: int | None = None
 
@@ -344,22 +333,32 @@ class PatternGenerator:
 
     KAPPA = 0.97  # low-pass filter of the eligibility trace (the example's value)
 
-    def __init__(self, target, *, n_input: int = 100, n_rec: int = 100, input_rate_hz: float = 50.0,
-                 seed: int | None = None, record_neurons: int = 3):
+    def __init__(
+        self,
+        target,
+        *,
+        n_input: int = 100,
+        n_rec: int = 100,
+        input_rate_hz: float = 50.0,
+        seed: int | None = None,
+        record_neurons: int = 3,
+    ):
         target = np.asarray(target, dtype=float)
         if target.ndim == 1:
             target = target[None, :]
         if target.ndim != 2 or target.shape[1] < 10 or target.shape[0] < 1 or target.shape[0] > 10:
-            raise ValueError("target must have shape (steps,) or (n_out, steps): 1 to 10 readouts, at least 10 steps of "
-                             f"1 ms; got shape {np.shape(target)}")
+            raise ValueError(
+                "target must have shape (steps,) or (n_out, steps): 1 to 10 readouts, at least 10 steps of "
+                f"1 ms; got shape {np.shape(target)}"
+            )
         if not np.all(np.isfinite(target)):
             raise ValueError("target must contain finite numbers only")
-        n_input = _whole("n_input", n_input, 1, 2000)
-        n_rec = _whole("n_rec", n_rec, 2, 2000)
-        self.record_neurons = _whole("record_neurons", record_neurons, 0, n_rec)
+        n_input = validation.whole_number("n_input", n_input, 1, 2000)
+        n_rec = validation.whole_number("n_rec", n_rec, 2, 2000)
+        self.record_neurons = validation.whole_number("record_neurons", record_neurons, 0, n_rec)
         nest = import_nest()
         self.nest = nest
-        self.seed = _fresh_kernel(nest, seed)
+        self.seed = _fresh_kernel(type(self).__name__, seed)
         rng = np.random.default_rng(self.seed)
         self.target = target
         self.n_out, self.steps = target.shape
@@ -368,18 +367,31 @@ class PatternGenerator:
         self.scale = sf
         T = float(self.steps)
 
-        rec_params = {"C_m": 1.0, "c_reg": 300.0 / T, "E_L": 0.0, "eprop_isi_trace_cutoff": 100, "f_target": 10.0,
-                      "flush_event_send_interval": T, "I_e": 0.0, "kappa": self.KAPPA, "kappa_reg": self.KAPPA,
-                      "surrogate_gradient_function": "piecewise_linear", "surrogate_gradient_height": 10.0,
-                      "surrogate_gradient_width": 1.0 / 33.3, "t_ref": 0.0, "tau_m": 30.0, "V_m": 0.0, "V_th": 0.03}
+        rec_params = {
+            "C_m": 1.0,
+            "c_reg": 300.0 / T,
+            "E_L": 0.0,
+            "eprop_isi_trace_cutoff": 100,
+            "f_target": 10.0,
+            "flush_event_send_interval": T,
+            "I_e": 0.0,
+            "kappa": self.KAPPA,
+            "kappa_reg": self.KAPPA,
+            "surrogate_gradient_function": "piecewise_linear",
+            "surrogate_gradient_height": 10.0,
+            "surrogate_gradient_width": 1.0 / 33.3,
+            "t_ref": 0.0,
+            "tau_m": 30.0,
+            "V_m": 0.0,
+            "V_th": 0.03,
+        }
         out_params = {"C_m": 1.0, "E_L": 0.0, "eprop_isi_trace_cutoff": 100, "I_e": 0.0, "tau_m": 30.0, "V_m": 0.0}
         self.generators = nest.Create("spike_generator", n_input)
         self.inputs = nest.Create("parrot_neuron", n_input)
         self.rec = nest.Create("eprop_iaf", n_rec, rec_params)
         self.out = nest.Create("eprop_readout", self.n_out, out_params)
         self.target_gen = nest.Create("step_rate_generator", self.n_out)
-        window_gen = nest.Create("step_rate_generator", params={"amplitude_times": [self.offset],
-                                                                 "amplitude_values": [1.0]})
+        window_gen = nest.Create("step_rate_generator", params={"amplitude_times": [self.offset], "amplitude_values": [1.0]})
         self._set_eta(0.0)
         syn = {"synapse_model": "eprop_synapse", "delay": STEP_MS}
         all_to_all = {"rule": "all_to_all", "allow_autapses": False}
@@ -392,8 +404,12 @@ class PatternGenerator:
         nest.Connect(self.inputs, self.rec, all_to_all, {**syn, "weight": w_in})
         nest.Connect(self.rec, self.rec, all_to_all, {**syn, "weight": w_rec})
         nest.Connect(self.rec, self.out, all_to_all, {**syn, "weight": w_out})
-        nest.Connect(self.out, self.rec, all_to_all,
-                     {"synapse_model": "eprop_learning_signal_connection", "delay": STEP_MS, "weight": w_fb})
+        nest.Connect(
+            self.out,
+            self.rec,
+            all_to_all,
+            {"synapse_model": "eprop_learning_signal_connection", "delay": STEP_MS, "weight": w_fb},
+        )
         rate = {"synapse_model": "rate_connection_delayed", "delay": STEP_MS}
         nest.Connect(self.target_gen, self.out, "one_to_one", {**rate, "receptor_type": 2})
         nest.Connect(window_gen, self.out, "all_to_all", {**rate, "receptor_type": 1})
@@ -401,10 +417,12 @@ class PatternGenerator:
         # Recorders: the readout all the time (needed for the loss), the rest only when switched on.
         self.mm_out = nest.Create("multimeter", {"interval": STEP_MS, "record_from": ["readout_signal", "target_signal"]})
         nest.Connect(self.mm_out, self.out)
-        self.mm_rec = nest.Create("multimeter", {"interval": STEP_MS, "start": 0.0, "stop": 0.0,
-                                                 "record_from": ["V_m", "surrogate_gradient", "learning_signal"]})
+        self.mm_rec = nest.Create(
+            "multimeter",
+            {"interval": STEP_MS, "start": 0.0, "stop": 0.0, "record_from": ["V_m", "surrogate_gradient", "learning_signal"]},
+        )
         if self.record_neurons:
-            nest.Connect(self.mm_rec, self.rec[:self.record_neurons])
+            nest.Connect(self.mm_rec, self.rec[: self.record_neurons])
         self.sr_rec = nest.Create("spike_recorder", {"start": 0.0, "stop": 0.0})
         nest.Connect(self.rec, self.sr_rec)
 
@@ -417,16 +435,25 @@ class PatternGenerator:
         self.learning_rate = None
 
     def _set_eta(self, eta: float):
-        self.nest.SetDefaults("eprop_synapse", {"optimizer": {
-            "type": "gradient_descent", "batch_size": 1, "eta": eta, "optimize_each_step": False,
-            "Wmin": -100.0, "Wmax": 100.0}})
+        self.nest.SetDefaults(
+            "eprop_synapse",
+            {
+                "optimizer": {
+                    "type": "gradient_descent",
+                    "batch_size": 1,
+                    "eta": eta,
+                    "optimize_each_step": False,
+                    "Wmin": -100.0,
+                    "Wmax": 100.0,
+                }
+            },
+        )
 
     def _schedule(self, n: int):
         """Input spikes and target values for the next ``n`` presentations."""
         t0 = self.n_presentations * self.steps
         starts = t0 + self.steps * np.arange(n, dtype=float)
-        self.generators.set([{"spike_times": (starts[:, None] + offsets[None, :]).ravel()}
-                             for offsets in self._spike_offsets])
+        self.generators.set([{"spike_times": (starts[:, None] + offsets[None, :]).ravel()} for offsets in self._spike_offsets])
         times = t0 + self.offset + np.arange(n * self.steps, dtype=float)
         self.target_gen.set([{"amplitude_times": times, "amplitude_values": np.tile(row, n)} for row in self.target])
 
@@ -444,16 +471,20 @@ class PatternGenerator:
         self.n_presentations += 1
         # The readout sees presentation k from t0 + offset on: read it up to the end of what is simulated.
         span = self.steps
-        data = _samples(self.mm_out, ["readout_signal", "target_signal"], list(self.out.tolist()),
-                        t0 + self.offset - 1, span)
+        data = _samples(self.mm_out, ["readout_signal", "target_signal"], list(self.out.tolist()), t0 + self.offset - 1, span)
         readout, target = data["readout_signal"], data["target_signal"]
         valid = ~np.isnan(readout[0])
         snap = Snapshot(readout=readout[:, valid], target=target[:, valid], rec_spikes=(np.array([]), np.array([])))
         if record:
             snap.rec_spikes = _spike_events(self.sr_rec, t0, t0 + self.steps, self.rec.tolist())
             if self.record_neurons:
-                snap.neurons = _samples(self.mm_rec, ["V_m", "surrogate_gradient", "learning_signal"],
-                                        self.rec[:self.record_neurons].tolist(), t0, self.steps)
+                snap.neurons = _samples(
+                    self.mm_rec,
+                    ["V_m", "surrogate_gradient", "learning_signal"],
+                    self.rec[: self.record_neurons].tolist(),
+                    t0,
+                    self.steps,
+                )
             self._record_window(False)
             self.mm_rec.n_events = 0
             self.sr_rec.n_events = 0
@@ -467,16 +498,16 @@ class PatternGenerator:
         of NEST's example (whose value is 1e-4). Returns ``history`` (``loss`` per
         iteration); the progress bar shows iteration and loss.
         """
-        n_iterations = _whole("n_iterations", n_iterations, 1, 10000)
+        n_iterations = validation.whole_number("n_iterations", n_iterations, 1, 10000)
         self.learning_rate = _learning_rate(learning_rate)
-        self._set_eta(self.learning_rate * self.scale ** 2)
+        self._set_eta(self.learning_rate * self.scale**2)
         self._schedule(n_iterations)
         bar = _progress(range(n_iterations), progress, "e-prop training")
         for _ in bar:
             snap = self._present(record=self.before is None)
             if self.before is None:
                 self.before = snap
-            loss = mse_loss(snap.readout, snap.target[:, :snap.readout.shape[1]])
+            loss = mse_loss(snap.readout, snap.target[:, : snap.readout.shape[1]])
             self.history["loss"].append(loss)
             if progress:
                 bar.set_postfix(loss=f"{loss:.3g}")
@@ -522,36 +553,63 @@ class EvidenceAccumulator:
     trial, so trials are independent.
     """
 
-    def __init__(self, task: CueTask = CueTask(), *, n_regular: int = 25, n_adaptive: int = 25, batch_size: int = 8,
-                 seed: int | None = None, record_neurons: int = 3):
+    def __init__(
+        self,
+        task: CueTask = CueTask(),
+        *,
+        n_regular: int = 25,
+        n_adaptive: int = 25,
+        batch_size: int = 8,
+        seed: int | None = None,
+        record_neurons: int = 3,
+    ):
         if not isinstance(task, CueTask):
             raise ValueError(f"task must be a CueTask, got {type(task).__name__}")
-        n_regular = _whole("n_regular", n_regular, 0, 2000)
-        n_adaptive = _whole("n_adaptive", n_adaptive, 0, 2000)
+        n_regular = validation.whole_number("n_regular", n_regular, 0, 2000)
+        n_adaptive = validation.whole_number("n_adaptive", n_adaptive, 0, 2000)
         if n_regular + n_adaptive < 2:
-            raise ValueError(f"the network needs at least 2 recurrent neurons, got n_regular={n_regular} + "
-                             f"n_adaptive={n_adaptive}")
-        self.batch_size = _whole("batch_size", batch_size, 1, 256)
-        self.record_neurons = _whole("record_neurons", record_neurons, 0, 50)
+            raise ValueError(
+                f"the network needs at least 2 recurrent neurons, got n_regular={n_regular} + n_adaptive={n_adaptive}"
+            )
+        self.batch_size = validation.whole_number("batch_size", batch_size, 1, 256)
+        self.record_neurons = validation.whole_number("record_neurons", record_neurons, 0, 50)
         nest = import_nest()
         self.nest = nest
-        self.seed = _fresh_kernel(nest, seed)
+        self.seed = _fresh_kernel(type(self).__name__, seed)
         self.rng = np.random.default_rng(self.seed)
         self.task = task
         T = float(task.trial_ms)
-        nest.set(eprop_learning_window=float(task.recall_ms), eprop_reset_neurons_on_update=True,
-                 eprop_update_interval=T)
+        nest.set(eprop_learning_window=float(task.recall_ms), eprop_reset_neurons_on_update=True, eprop_update_interval=T)
         self.offset = 4  # ms from a trial's start until the readout sees it: generator 1 + three 1-ms delays
         v_th = 0.6
-        common = {"C_m": 1.0, "c_reg": 300.0, "E_L": 0.0, "f_target": 10.0, "flush_event_send_interval": T,
-                  "I_e": 0.0, "regular_spike_arrival": True, "surrogate_gradient_function": "piecewise_linear",
-                  "surrogate_gradient_height": 0.3 / v_th, "surrogate_gradient_width": 1.0 * v_th,
-                  "t_ref": 5.0, "tau_m": 20.0, "V_m": 0.0, "V_th": v_th}
+        common = {
+            "C_m": 1.0,
+            "c_reg": 300.0,
+            "E_L": 0.0,
+            "f_target": 10.0,
+            "flush_event_send_interval": T,
+            "I_e": 0.0,
+            "regular_spike_arrival": True,
+            "surrogate_gradient_function": "piecewise_linear",
+            "surrogate_gradient_height": 0.3 / v_th,
+            "surrogate_gradient_width": 1.0 * v_th,
+            "t_ref": 5.0,
+            "tau_m": 20.0,
+            "V_m": 0.0,
+            "V_th": v_th,
+        }
         self.adapt_tau = 2000.0
         self.adapt_beta = 1.7 * (1.0 - np.exp(-STEP_MS / self.adapt_tau)) / (1.0 - np.exp(-STEP_MS / 20.0))
         adaptive = {**common, "adapt_tau": self.adapt_tau, "adaptation": 0.0, "adapt_beta": self.adapt_beta}
-        out_params = {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "loss": "cross_entropy", "regular_spike_arrival": False,
-                      "tau_m": 20.0, "V_m": 0.0}
+        out_params = {
+            "C_m": 1.0,
+            "E_L": 0.0,
+            "I_e": 0.0,
+            "loss": "cross_entropy",
+            "regular_spike_arrival": False,
+            "tau_m": 20.0,
+            "V_m": 0.0,
+        }
         n_in = task.n_inputs
         self.generators = nest.Create("spike_generator", n_in)
         self.inputs = nest.Create("parrot_neuron", n_in)
@@ -562,8 +620,15 @@ class EvidenceAccumulator:
         n_rec = len(self.rec)
         self.out = nest.Create("eprop_readout_bsshslm_2020", 2, out_params)
         self.target_gen = nest.Create("step_rate_generator", 2)
-        self._optimizer = {"type": "adam", "batch_size": self.batch_size, "beta_1": 0.9, "beta_2": 0.999,
-                           "epsilon": 1e-8, "Wmin": -100.0, "Wmax": 100.0}
+        self._optimizer = {
+            "type": "adam",
+            "batch_size": self.batch_size,
+            "beta_1": 0.9,
+            "beta_2": 0.999,
+            "epsilon": 1e-8,
+            "Wmin": -100.0,
+            "Wmax": 100.0,
+        }
         self._set_eta(0.0)
 
         rng = self.rng
@@ -579,8 +644,12 @@ class EvidenceAccumulator:
         nest.Connect(self.inputs, self.rec, all_to_all, {**syn, "weight": w_in})
         nest.Connect(self.rec, self.rec, all_to_all, {**syn, "weight": w_rec})
         nest.Connect(self.rec, self.out, all_to_all, {**syn, "weight": w_out})
-        nest.Connect(self.out, self.rec, all_to_all, {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020",
-                                                      "delay": STEP_MS, "weight": w_fb})
+        nest.Connect(
+            self.out,
+            self.rec,
+            all_to_all,
+            {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": STEP_MS, "weight": w_fb},
+        )
         rate = {"synapse_model": "rate_connection_delayed", "delay": STEP_MS}
         nest.Connect(self.target_gen, self.out, "one_to_one", {**rate, "receptor_type": 2})
         nest.Connect(self.out, self.out, all_to_all, {**rate, "receptor_type": 1, "weight": 1.0})  # softmax
@@ -592,9 +661,9 @@ class EvidenceAccumulator:
         self.mm_reg = nest.Create("multimeter", {"interval": STEP_MS, "record_from": self.variables, **off})
         self.mm_ad = nest.Create("multimeter", {"interval": STEP_MS, "record_from": self.variables + ["V_th_adapt"], **off})
         if self.record_neurons and n_regular:
-            nest.Connect(self.mm_reg, self.regular[:min(self.record_neurons, n_regular)])
+            nest.Connect(self.mm_reg, self.regular[: min(self.record_neurons, n_regular)])
         if self.record_neurons and n_adaptive:
-            nest.Connect(self.mm_ad, self.adaptive[:min(self.record_neurons, n_adaptive)])
+            nest.Connect(self.mm_ad, self.adaptive[: min(self.record_neurons, n_adaptive)])
         self.sr_rec = nest.Create("spike_recorder", off)
         self.sr_in = nest.Create("spike_recorder", off)
         nest.Connect(self.rec, self.sr_rec)
@@ -603,8 +672,9 @@ class EvidenceAccumulator:
         self.history = {"loss": [], "error": []}
 
     def _set_eta(self, eta: float):
-        self.nest.SetDefaults("eprop_synapse_bsshslm_2020",
-                              {"optimizer": {**self._optimizer, "eta": eta}, "average_gradient": True})
+        self.nest.SetDefaults(
+            "eprop_synapse_bsshslm_2020", {"optimizer": {**self._optimizer, "eta": eta}, "average_gradient": True}
+        )
 
     def _run_block(self, trials: CueTrials, *, record: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Simulate the given trials back to back; return per-trial (loss, predicted label)."""
@@ -654,8 +724,15 @@ class EvidenceAccumulator:
         self.mm_out.n_events = 0
         return loss, predicted
 
-    def train(self, n_iterations: int = 400, learning_rate: float = 0.01, *, decay_after: float = 0.6,
-              decay_to: float = 0.3, progress: bool = True) -> dict:
+    def train(
+        self,
+        n_iterations: int = 400,
+        learning_rate: float = 0.01,
+        *,
+        decay_after: float = 0.6,
+        decay_to: float = 0.3,
+        progress: bool = True,
+    ) -> dict:
         """Train for ``n_iterations`` batches of fresh trials with Adam.
 
         After a fraction ``decay_after`` of the iterations the learning rate drops to
@@ -664,12 +741,12 @@ class EvidenceAccumulator:
         The very last batch's weight update is lost: NEST applies it at the next
         presynaptic spike, which falls into the following (test) block.
         """
-        n_iterations = _whole("n_iterations", n_iterations, 1, 100000)
+        n_iterations = validation.whole_number("n_iterations", n_iterations, 1, 100000)
         learning_rate = _learning_rate(learning_rate)
         decay_after = float(decay_after)
         if not 0.0 <= decay_after <= 1.0:
             raise ValueError(f"decay_after must be a fraction of the iterations between 0 and 1, got {decay_after}")
-        decay_to = _positive("decay_to", decay_to, 1.0, " (a factor in (0, 1])")
+        decay_to = validation.positive_number("decay_to", decay_to, 1.0, " (a factor in (0, 1])")
         switch = int(round(decay_after * n_iterations))
         bar = _progress(range(n_iterations), progress, "e-prop training")
         for k in bar:
@@ -689,7 +766,7 @@ class EvidenceAccumulator:
         (``adapt_beta = 0``) for this test only. ``seed`` gives the held-out trials
         their own generator (the same seed, the same trials).
         """
-        n_trials = _whole("n_trials", n_trials, 1, 100000)
+        n_trials = validation.whole_number("n_trials", n_trials, 1, 100000)
         rng = np.random.default_rng(seed) if seed is not None else self.rng
         trials = cue_trials(n_trials, self.task, rng=rng)
         self._set_eta(0.0)
@@ -700,8 +777,13 @@ class EvidenceAccumulator:
         finally:
             if len(self.adaptive):
                 self.adaptive.set(adapt_beta=self.adapt_beta)
-        return {"error": float(np.mean(predicted != trials.labels)), "loss": float(loss.mean()), "n_trials": n_trials,
-                "labels": trials.labels, "predicted": predicted}
+        return {
+            "error": float(np.mean(predicted != trials.labels)),
+            "loss": float(loss.mean()),
+            "n_trials": n_trials,
+            "labels": trials.labels,
+            "predicted": predicted,
+        }
 
     def example_trial(self, label: int | None = None, *, seed: int | None = None) -> Snapshot:
         """One held-out trial (learning rate 0) with everything recorded: input and
@@ -718,12 +800,15 @@ class EvidenceAccumulator:
         T = self.task.trial_ms
         self._run_block(trials, record=True)
         # as the readout sees the trial (offset ms late), defined only in the recall window
-        readout = self._last_readout[:, self.offset + 1:T + self.offset + 1].copy()
-        readout[:, :T - self.task.recall_ms] = np.nan
-        snap = Snapshot(readout=readout, target=np.eye(2)[trials.labels[0]][:, None] * np.ones((2, T)),
-                        rec_spikes=_spike_events(self.sr_rec, t0, t0 + T, self.rec.tolist()),
-                        in_spikes=_spike_events(self.sr_in, t0, t0 + T, self.inputs.tolist()),
-                        label=int(trials.labels[0]))
+        readout = self._last_readout[:, self.offset + 1 : T + self.offset + 1].copy()
+        readout[:, : T - self.task.recall_ms] = np.nan
+        snap = Snapshot(
+            readout=readout,
+            target=np.eye(2)[trials.labels[0]][:, None] * np.ones((2, T)),
+            rec_spikes=_spike_events(self.sr_rec, t0, t0 + T, self.rec.tolist()),
+            in_spikes=_spike_events(self.sr_in, t0, t0 + T, self.inputs.tolist()),
+            label=int(trials.labels[0]),
+        )
         snap.cues = trials.cues[0]
         for name, mm, pop in (("regular", self.mm_reg, self.regular), ("adaptive", self.mm_ad, self.adaptive)):
             n = min(self.record_neurons, len(pop))

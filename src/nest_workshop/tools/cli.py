@@ -1,11 +1,11 @@
 """The ``nest-workshop`` command.
 
-    nest-workshop doctor      is everything installed, and does a NESTML model build and run?
-    nest-workshop build       pre-build every NESTML module the materials use
-    nest-workshop exercises   participant notebooks from the solution notebooks
-    nest-workshop check       run every solution notebook in a fresh kernel and measure it
-    nest-workshop start PART  copy a part's participant notebooks into workspace/PART
-    nest-workshop slides      render presentations/ into offline HTML slide shows
+nest-workshop doctor      is everything installed, and does a NESTML model build and run?
+nest-workshop build       pre-build every NESTML module the materials use
+nest-workshop exercises   participant notebooks from the solution notebooks
+nest-workshop check       run every solution notebook in a fresh kernel and measure it
+nest-workshop start PART  copy a part's participant notebooks into workspace/PART
+nest-workshop slides      render presentations/ into offline HTML slide shows
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ import time
 import tomllib
 from pathlib import Path
 
-from . import __version__, environment, exercises, nestml
+from .. import __version__
+from ..core import environment, nestml
+from ..core.kernel import import_nest, reset_kernel
+from . import exercises
 
 MANIFEST_NAME = "nestml_modules.toml"
 
@@ -40,10 +43,9 @@ def find_materials(start: Path | None = None) -> Path:
 
 def _doctor_build_and_run() -> str:
     """Build the smallest NESTML neuron, run it, and check it behaves: silent below
-    rheobase (375 pA), firing above it."""
-    from .kernel import reset_kernel
-
-    source = importlib.resources.files("nest_workshop") / "data" / "doctor_lif_neuron.nestml"
+    rheobase (375 pA), firing above it. The doctor owns its process, so it resets the
+    kernel itself, like a notebook."""
+    source = importlib.resources.files("nest_workshop.tools") / "data" / "doctor_lif_neuron.nestml"
     started = time.perf_counter()
     nest = reset_kernel(seed=1, threads=1)
     module = nestml.build(Path(str(source)))
@@ -57,7 +59,9 @@ def _doctor_build_and_run() -> str:
         counts.append(recorder.n_events)
         nest = reset_kernel(seed=1, threads=1)
     if counts[0] != 0 or counts[1] == 0:
-        raise RuntimeError(f"the test neuron fired {counts[0]} spikes at 300 pA (expected 0) and {counts[1]} at 500 pA (expected > 0)")
+        raise RuntimeError(
+            f"the test neuron fired {counts[0]} spikes at 300 pA (expected 0) and {counts[1]} at 500 pA (expected > 0)"
+        )
     how = "built now" if module.built else "loaded from cache"
     took = f"{elapsed:.1f} s" if elapsed >= 1 else f"{1000 * elapsed:.0f} ms"
     return f"{module.neuron_models[0]} {how} in {took}; 0 spikes at 300 pA, {counts[1]} spikes/s at 500 pA"
@@ -72,12 +76,12 @@ def doctor(args) -> int:
         if status.ok:
             checks.append((status.label, True, status.installed))
         elif status.installed is None:
-            checks.append((status.label, False, f"not installed — fix: make setup (or pip install {status.pip_line.split()[-1]})"))
+            checks.append(
+                (status.label, False, f"not installed — fix: make setup (or pip install {status.pip_line.split()[-1]})")
+            )
         else:
             checks.append((status.label, False, f"{status.installed}, expected {status.required} — fix: make setup"))
     try:
-        from .kernel import import_nest
-
         nest = import_nest()
         checks.append(("NEST import", True, f"kernel loads, {len(nest.node_models)} node models"))
     except Exception as exc:  # report, don't crash: this is the doctor
@@ -88,13 +92,23 @@ def doctor(args) -> int:
     except nestml.NestmlError as exc:
         checks.append(("NEST C++ headers", False, str(exc)))
     compiler = shutil.which("g++")
-    checks.append(("C++ compiler", compiler is not None,
-                   nestml._compiler_version(compiler) if compiler else "g++ not found — fix: sudo apt-get install -y g++"))
+    checks.append(
+        (
+            "C++ compiler",
+            compiler is not None,
+            nestml.compiler_version(compiler) if compiler else "g++ not found — fix: sudo apt-get install -y g++",
+        )
+    )
     missing = nestml.missing_build_tools()
     if missing:
         packages = " ".join(sorted({p for _, p in missing}))
-        checks.append(("build tools and headers", False,
-                       f"missing {', '.join(m for m, _ in missing)} — fix: sudo apt-get install -y {packages}"))
+        checks.append(
+            (
+                "build tools and headers",
+                False,
+                f"missing {', '.join(m for m, _ in missing)} — fix: sudo apt-get install -y {packages}",
+            )
+        )
     else:
         checks.append(("build tools and headers", True, "cmake, make, GSL, Boost and ltdl headers found"))
     checks.append(("NESTML cache", True, str(nestml.cache_root())))
@@ -130,8 +144,10 @@ def read_manifest(path: Path) -> list[dict]:
     for index, module in enumerate(modules):
         unknown = set(module) - allowed
         if unknown or "sources" not in module:
-            raise SystemExit(f"{path}, module {index + 1}: needs 'sources'; allowed keys are {sorted(allowed)}"
-                             + (f", not {sorted(unknown)}" if unknown else ""))
+            raise SystemExit(
+                f"{path}, module {index + 1}: needs 'sources'; allowed keys are {sorted(allowed)}"
+                + (f", not {sorted(unknown)}" if unknown else "")
+            )
         module["sources"] = [str(path.parent / s) for s in module["sources"]]
     return modules
 
@@ -191,7 +207,7 @@ def exercises_command(args) -> int:
 
 
 def check_command(args) -> int:
-    from . import check
+    from . import notebook_runner
 
     materials = find_materials()
     targets = [Path(p) for p in args.paths] or [materials]
@@ -201,13 +217,16 @@ def check_command(args) -> int:
         return 1
     runs = []
     for number, solution in enumerate(solutions, 1):
-        print(f"[{number}/{len(solutions)}] {solution.relative_to(materials.parent) if solution.is_relative_to(materials.parent) else solution} ...",
-              end=" ", flush=True)
-        run = check.run_notebook(solution, timeout=args.timeout)
+        print(
+            f"[{number}/{len(solutions)}] {solution.relative_to(materials.parent) if solution.is_relative_to(materials.parent) else solution} ...",
+            end=" ",
+            flush=True,
+        )
+        run = notebook_runner.run_notebook(solution, timeout=args.timeout)
         print(f"{'pass' if run.passed else 'FAIL'} in {run.wall_s:.0f} s", flush=True)
         runs.append(run)
     print()
-    print(check.format_table(runs, materials))
+    print(notebook_runner.format_table(runs, materials))
     failed = [r for r in runs if not r.passed]
     print(f"\n{len(runs) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
@@ -244,22 +263,27 @@ def slides_command(args) -> int:
 
 
 def scale_command(args) -> int:
-    from . import parallel, scaling
+    from ..scaleout import gather, scaling
 
     try:
-        summary = scaling.main(args.network, args.size, args.out, seed=args.seed, threads=args.threads,
-                               t_sim=args.t_sim, iterations=args.iterations)
+        summary = scaling.main(
+            args.network, args.size, args.out, seed=args.seed, threads=args.threads, t_sim=args.t_sim, iterations=args.iterations
+        )
     except ValueError as error:
-        if parallel.is_root():
+        if gather.is_root():
             print(f"nest-workshop scale: {error}", file=sys.stderr)
         return 2
-    if parallel.is_root():
-        what = (f"{summary['n_spikes']} spikes, {summary['rate_hz']:.2f} spikes/s, CV {summary['cv']:.2f}, "
-                f"chi {summary['chi']:.3f}" if args.network == "astrocytes"
-                else f"loss {summary['first_loss']:.4g} -> {summary['last_loss']:.4g}")
-        print(f"{args.network} x{summary['size']:g} on {summary['ranks']} rank(s) x {summary['threads_per_rank']} "
-              f"thread(s): {what}; {summary['wall_s']:.1f} s, peak "
-              f"{max(summary['peak_memory_mb_per_rank']):.0f} MB per rank; files in {args.out}")
+    if gather.is_root():
+        what = (
+            f"{summary['n_spikes']} spikes, {summary['rate_hz']:.2f} spikes/s, CV {summary['cv']:.2f}, chi {summary['chi']:.3f}"
+            if args.network == "astrocytes"
+            else f"loss {summary['first_loss']:.4g} -> {summary['last_loss']:.4g}"
+        )
+        print(
+            f"{args.network} x{summary['size']:g} on {summary['ranks']} rank(s) x {summary['threads_per_rank']} "
+            f"thread(s): {what}; {summary['wall_s']:.1f} s, peak "
+            f"{max(summary['peak_memory_mb_per_rank']):.0f} MB per rank; files in {args.out}"
+        )
     return 0
 
 
@@ -297,17 +321,23 @@ def main(argv=None) -> int:
     p.add_argument("--no-execute", action="store_true", help="do not run the decks' figure cells")
     p.set_defaults(func=slides_command)
 
-    p = sub.add_parser("scale", help="run the astrocyte or e-prop network at a larger size (works under mpirun)",
-                       description="Run a network of the bundle at SIZE times its workshop size, on this process "
-                                   "or under `mpirun -np N`; writes summary.json and spikes.npz / weights.npz "
-                                   "into --out (formats: nest_workshop.scaling).")
+    p = sub.add_parser(
+        "scale",
+        help="run the astrocyte or e-prop network at a larger size (works under mpirun)",
+        description="Run a network of the bundle at SIZE times its workshop size, on this process "
+        "or under `mpirun -np N`; writes summary.json and spikes.npz / weights.npz "
+        "into --out (formats: nest_workshop.scaleout.scaling).",
+    )
     p.add_argument("network", choices=["astrocytes", "eprop"])
-    p.add_argument("--size", type=float, default=1.0,
-                   help="astrocytes: SIZE x 1000 neurons (>= 0.5); eprop: SIZE x 100 recurrent neurons (default 1)")
+    p.add_argument(
+        "--size",
+        type=float,
+        default=1.0,
+        help="astrocytes: SIZE x 1000 neurons (>= 0.5); eprop: SIZE x 100 recurrent neurons (default 1)",
+    )
     p.add_argument("--out", default="scale-results", help="output folder (default ./scale-results)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads per rank (default: 1 under MPI, else the machine's cores)")
+    p.add_argument("--threads", type=int, default=None, help="threads per rank (default: 1 under MPI, else the machine's cores)")
     p.add_argument("--t-sim", type=float, default=1000.0, help="astrocytes: simulated time in ms (default 1000)")
     p.add_argument("--iterations", type=int, default=20, help="eprop: training iterations (default 20)")
     p.set_defaults(func=scale_command)

@@ -70,12 +70,18 @@ def fetch_reveal(cache: Path) -> Path:
         return package
     npm = shutil.which("npm")
     if npm is None:
-        raise SlidesError("rendering slides needs npm, to fetch reveal.js from the npm registry once: "
-                          "sudo apt-get install -y npm (then run `make slides` again)")
+        raise SlidesError(
+            "rendering slides needs npm, to fetch reveal.js from the npm registry once: "
+            "sudo apt-get install -y npm (then run `make slides` again)"
+        )
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        done = subprocess.run([npm, "pack", f"reveal.js@{REVEAL_VERSION}", "--pack-destination", tmp, "--silent"],
-                              capture_output=True, text=True, cwd=tmp)
+        done = subprocess.run(
+            [npm, "pack", f"reveal.js@{REVEAL_VERSION}", "--pack-destination", tmp, "--silent"],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+        )
         tarballs = list(Path(tmp).glob("reveal.js-*.tgz"))
         if done.returncode != 0 or not tarballs:
             raise SlidesError(f"`npm pack reveal.js@{REVEAL_VERSION}` failed:\n{done.stderr.strip()[-2000:]}")
@@ -112,8 +118,9 @@ def _execute(nb, timeout: float, kernel_name: str):
     try:
         with tempfile.TemporaryDirectory(prefix="nest-workshop-slides-") as workdir:
             # A scratch working directory: NEAT, for one, writes a cache folder there.
-            NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
-                           resources={"metadata": {"path": workdir}}, allow_errors=False).execute()
+            NotebookClient(
+                nb, timeout=timeout, kernel_name=kernel_name, resources={"metadata": {"path": workdir}}, allow_errors=False
+            ).execute()
     finally:
         if env_threads is None:
             os.environ.pop("NEST_WORKSHOP_THREADS", None)
@@ -143,8 +150,9 @@ def _tidy_outputs(nb, source: Path) -> None:
             cell.outputs = [o for o in cell.outputs if o.get("output_type") != "execute_result"]
 
 
-def render_deck(source: Path, out_dir: Path, *, execute: bool = True, timeout: float = 300.0,
-                kernel_name: str = "python3") -> RenderedDeck:
+def render_deck(
+    source: Path, out_dir: Path, *, execute: bool = True, timeout: float = 300.0, kernel_name: str = "python3"
+) -> RenderedDeck:
     import nbformat
     from nbconvert import SlidesExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -164,9 +172,16 @@ def render_deck(source: Path, out_dir: Path, *, execute: bool = True, timeout: f
     config = Config()
     config.TagRemovePreprocessor.remove_input_tags = {HIDE_INPUT_TAG}
     config.TagRemovePreprocessor.enabled = True
-    exporter = SlidesExporter(config=config, template_file=str(template.resolve()),
-                              reveal_url_prefix=REVEAL_DIR, reveal_theme="white", reveal_transition="none",
-                              reveal_number="c/t", exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = SlidesExporter(
+        config=config,
+        template_file=str(template.resolve()),
+        reveal_url_prefix=REVEAL_DIR,
+        reveal_theme="white",
+        reveal_transition="none",
+        reveal_number="c/t",
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": source.stem}})
     html = out_dir / f"{source.stem}.html"
@@ -174,8 +189,15 @@ def render_deck(source: Path, out_dir: Path, *, execute: bool = True, timeout: f
     return RenderedDeck(source, html, slide_count(nb), time.perf_counter() - started)
 
 
-def render_all(presentations: Path, out_dir: Path, *, cache: Path | None = None, execute: bool = True,
-               decks: list[Path] | None = None, log=print) -> list[RenderedDeck]:
+def render_all(
+    presentations: Path,
+    out_dir: Path,
+    *,
+    cache: Path | None = None,
+    execute: bool = True,
+    decks: list[Path] | None = None,
+    log=print,
+) -> list[RenderedDeck]:
     """Render every deck in ``presentations`` into ``out_dir`` with reveal.js beside them,
     plus an ``index.html`` linking them."""
     decks = decks if decks is not None else find_decks(presentations)
@@ -195,6 +217,7 @@ def render_all(presentations: Path, out_dir: Path, *, cache: Path | None = None,
 
 def _write_index(rendered: list[RenderedDeck], out_dir: Path) -> Path:
     import html as html_lib
+
     import nbformat
 
     items = []
@@ -202,12 +225,14 @@ def _write_index(rendered: list[RenderedDeck], out_dir: Path) -> Path:
         nb = nbformat.read(deck.source, as_version=4)
         title = nb.metadata.get("title") or deck.source.stem
         items.append(f'<li><a href="{deck.html.name}">{html_lib.escape(title)}</a> ({deck.slides} slides)</li>')
-    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>NEST workshop slides</title>"
-            "<style>body{font-family:sans-serif;max-width:40em;margin:3em auto;line-height:1.6}</style></head>\n"
-            "<body><h1>NEST workshop: slides</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>\n"
-            f"<p>Rendered offline with reveal.js {REVEAL_VERSION}. Keys: arrows or space to move, "
-            "<kbd>s</kbd> for speaker notes, <kbd>f</kbd> for full screen, <kbd>Esc</kbd> for an overview.</p>"
-            "</body></html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>NEST workshop slides</title>'
+        "<style>body{font-family:sans-serif;max-width:40em;margin:3em auto;line-height:1.6}</style></head>\n"
+        "<body><h1>NEST workshop: slides</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>\n"
+        f"<p>Rendered offline with reveal.js {REVEAL_VERSION}. Keys: arrows or space to move, "
+        "<kbd>s</kbd> for speaker notes, <kbd>f</kbd> for full screen, <kbd>Esc</kbd> for an overview.</p>"
+        "</body></html>\n"
+    )
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
     return index

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import nest_workshop as nw
-from nest_workshop import parallel, scaling
+from nest_workshop.scaleout import gather as parallel
+from nest_workshop.scaleout import scaling
 
 
 def test_merge_events_concatenates_and_sorts_by_time_then_sender():
@@ -55,7 +56,7 @@ def test_gathered_events_in_one_process_are_all_events_in_canonical_order(small_
     order = np.lexsort((gathered["senders"], gathered["times"]))
     assert np.array_equal(order, np.arange(order.size))  # already sorted
     assert sorted(zip(raw["times"], raw["senders"])) == list(zip(gathered["times"], gathered["senders"]))
-    times, senders = nw.analysis.spike_times(recorder)  # analysis uses the gathered events
+    times, senders = nw.analysis.spike_times(recorder)  # one process: the local events are all events
     assert np.array_equal(times, gathered["times"]) and np.array_equal(senders, gathered["senders"])
 
 
@@ -101,9 +102,16 @@ def test_scaled_eprop_network_learns_and_writes_its_weights(tmp_path):
     assert len(summary["loss"]) == 8 and summary["last_loss"] < summary["first_loss"]
 
 
-@pytest.mark.parametrize("network, size, message", [
-    ("astrocytes", 0.2, "at least 0.5"), ("astrocytes", -1, "positive"), ("eprop", 50, "size 0.02 to 20"),
-    ("eprop", "big", "a number"), ("brunel", 1, "choose one of astrocytes, eprop")])
+@pytest.mark.parametrize(
+    "network, size, message",
+    [
+        ("astrocytes", 0.2, "at least 0.5"),
+        ("astrocytes", -1, "positive"),
+        ("eprop", 50, "size 0.02 to 20"),
+        ("eprop", "big", "a number"),
+        ("brunel", 1, "choose one of astrocytes, eprop"),
+    ],
+)
 def test_bad_scale_arguments(tmp_path, network, size, message):
     with pytest.raises(ValueError, match=message):
         scaling.main(network, size, tmp_path, threads=1, t_sim=100.0, iterations=1)

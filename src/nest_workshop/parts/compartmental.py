@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .kernel import reset_kernel
+from ..core import validation
+from ..core.kernel import import_nest, require_fresh_kernel
 
 RECEPTOR_TYPES = ("AMPA", "GABA", "NMDA", "AMPA_NMDA")
 
@@ -96,47 +97,103 @@ def create_neuron(nest, morphology: BallAndSticks, receptors, receptor_params: d
     check_receptors(receptors, morphology.n_compartments)
     neuron = nest.Create("cm_default")
     neuron.compartments = morphology.compartments()
-    neuron.receptors = [{"comp_idx": int(c), "receptor_type": t, "params": dict(receptor_params or {})}
-                        for c, t in receptors]
+    neuron.receptors = [{"comp_idx": int(c), "receptor_type": t, "params": dict(receptor_params or {})} for c, t in receptors]
     return neuron
 
 
-def synchronous_input(sites, *, weight: float, receptor_type: str = "AMPA", morphology: BallAndSticks | None = None,
-                      receptor_params: dict | None = None, t_sim: float = 100.0, t_input: float = 10.0) -> dict:
-    """One synchronous volley: one input of ``weight`` (µS) at each entry of ``sites``
-    (compartment indices; a compartment may appear several times, its inputs then share
-    one receptor). Returns the voltage traces of all compartments (mV) every 0.1 ms, and
-    the peak depolarisation of the soma and of each targeted compartment."""
-    morphology = morphology or BallAndSticks()
+def _volleys(
+    volleys,
+    *,
+    weight: float,
+    receptor_type: str,
+    morphology: BallAndSticks,
+    receptor_params: dict | None,
+    t_sim: float,
+    t_input: float,
+    caller: str,
+) -> list[dict]:
+    """Simulate one neuron per volley (a list of input sites), side by side in the
+    notebook's fresh kernel: the neurons are not connected, so each responds as if alone."""
     if weight <= 0:
         raise ValueError(f"weight must be a positive conductance in µS, got {weight!r}")
-    if len(sites) == 0:
+    if any(len(sites) == 0 for sites in volleys):
         raise ValueError("give at least one input site")
-    targets = sorted(set(int(s) for s in sites))
-    nest = reset_kernel(seed=1, threads=1)
-    neuron = create_neuron(nest, morphology, [(c, receptor_type) for c in targets], receptor_params)
-    volley = nest.Create("spike_generator", params={"spike_times": [t_input]})
-    for site in sites:
-        nest.Connect(volley, neuron, syn_spec={"weight": weight, "receptor_type": targets.index(int(site)), "delay": 0.1})
-    meter = nest.Create("multimeter", params={"record_from": [f"v_comp{i}" for i in range(morphology.n_compartments)],
-                                              "interval": 0.1})
-    nest.Connect(meter, neuron)
+    nest = require_fresh_kernel(caller)
+    generator = nest.Create("spike_generator", params={"spike_times": [t_input]})
+    cells = []
+    for sites in volleys:
+        targets = sorted(set(int(s) for s in sites))
+        neuron = create_neuron(nest, morphology, [(c, receptor_type) for c in targets], receptor_params)
+        for site in sites:
+            nest.Connect(generator, neuron, syn_spec={"weight": weight, "receptor_type": targets.index(int(site)), "delay": 0.1})
+        meter = nest.Create(
+            "multimeter",
+            params={"record_from": [f"v_comp{i}" for i in range(morphology.n_compartments)], "interval": nest.resolution},
+        )
+        nest.Connect(meter, neuron)
+        cells.append((targets, meter))
     nest.Simulate(t_sim)
-    events = meter.events
-    voltages = {i: np.asarray(events[f"v_comp{i}"]) for i in range(morphology.n_compartments)}
     rest = morphology.soma["e_L"]
-    return {"times": np.asarray(events["times"]), "v": voltages, "soma_epsp": float(voltages[0].max() - rest),
-            "local_epsp": {c: float(voltages[c].max() - rest) for c in targets}}
+    results = []
+    for targets, meter in cells:
+        events = meter.events
+        voltages = {i: np.asarray(events[f"v_comp{i}"]) for i in range(morphology.n_compartments)}
+        results.append(
+            {
+                "times": np.asarray(events["times"]),
+                "v": voltages,
+                "soma_epsp": float(voltages[0].max() - rest),
+                "local_epsp": {c: float(voltages[c].max() - rest) for c in targets},
+            }
+        )
+    return results
 
 
-def summation(n_inputs: int, *, layout: str, weight: float, receptor_type: str, morphology: BallAndSticks | None = None,
-              receptor_params: dict | None = None, cluster_site: int | None = None) -> dict:
+def synchronous_input(
+    sites,
+    *,
+    weight: float,
+    receptor_type: str = "AMPA",
+    morphology: BallAndSticks | None = None,
+    receptor_params: dict | None = None,
+    t_sim: float = 100.0,
+    t_input: float = 10.0,
+) -> dict:
+    """One synchronous volley: one input of ``weight`` (µS) at each entry of ``sites``
+    (compartment indices; a compartment may appear several times, its inputs then share
+    one receptor). Returns the voltage traces of all compartments (mV) at every time
+    step, and the peak depolarisation of the soma and of each targeted compartment.
+    Runs in a fresh kernel (call ``nw.reset_kernel`` first)."""
+    return _volleys(
+        [sites],
+        weight=weight,
+        receptor_type=receptor_type,
+        morphology=morphology or BallAndSticks(),
+        receptor_params=receptor_params,
+        t_sim=t_sim,
+        t_input=t_input,
+        caller="synchronous_input",
+    )[0]
+
+
+def summation(
+    n_inputs: int,
+    *,
+    layout: str,
+    weight: float,
+    receptor_type: str,
+    morphology: BallAndSticks | None = None,
+    receptor_params: dict | None = None,
+    cluster_site: int | None = None,
+) -> dict:
     """Somatic EPSP of ``n_inputs`` synchronous inputs, against the linear prediction.
 
     ``layout="clustered"``: all inputs on one compartment (default: the tip of branch 0);
     the prediction is n times the single-input EPSP there. ``layout="distributed"``: one
     input per compartment, tips first, then the next compartments inwards, over all
-    branches; the prediction is the sum of each site's single-input EPSP."""
+    branches; the prediction is the sum of each site's single-input EPSP. The volley and
+    the single inputs run on separate neurons in one fresh kernel (call
+    ``nw.reset_kernel`` first)."""
     morphology = morphology or BallAndSticks()
     if not isinstance(n_inputs, int) or n_inputs < 1:
         raise ValueError(f"n_inputs must be a whole number of at least 1, got {n_inputs!r}")
@@ -144,19 +201,35 @@ def summation(n_inputs: int, *, layout: str, weight: float, receptor_type: str, 
         site = morphology.tip(0) if cluster_site is None else cluster_site
         sites = [site] * n_inputs
     elif layout == "distributed":
-        order = [morphology.tip(b) - depth for depth in range(morphology.compartments_per_branch)
-                 for b in range(morphology.n_branches)]
+        order = [
+            morphology.tip(b) - depth for depth in range(morphology.compartments_per_branch) for b in range(morphology.n_branches)
+        ]
         if n_inputs > len(order):
             raise ValueError(f"distributed inputs need a compartment each: at most {len(order)} here")
         sites = order[:n_inputs]
     else:
         raise ValueError(f"layout must be 'clustered' or 'distributed', got {layout!r}")
-    common = dict(weight=weight, receptor_type=receptor_type, morphology=morphology, receptor_params=receptor_params)
-    together = synchronous_input(sites, **common)
-    singles = {s: synchronous_input([s], **common)["soma_epsp"] for s in set(sites)}
+    singles_at = sorted(set(sites))
+    together, *alone = _volleys(
+        [sites] + [[s] for s in singles_at],
+        weight=weight,
+        receptor_type=receptor_type,
+        morphology=morphology,
+        receptor_params=receptor_params,
+        t_sim=100.0,
+        t_input=10.0,
+        caller="summation",
+    )
+    singles = {s: run["soma_epsp"] for s, run in zip(singles_at, alone)}
     linear = sum(singles[s] for s in sites)
-    return {"n_inputs": n_inputs, "sites": sites, "soma_epsp": together["soma_epsp"], "linear_prediction": linear,
-            "ratio": together["soma_epsp"] / linear, "local_epsp": together["local_epsp"]}
+    return {
+        "n_inputs": n_inputs,
+        "sites": sites,
+        "soma_epsp": together["soma_epsp"],
+        "linear_prediction": linear,
+        "ratio": together["soma_epsp"] / linear,
+        "local_epsp": together["local_epsp"],
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -183,20 +256,21 @@ def summation(n_inputs: int, *, layout: str, weight: float, receptor_type: str, 
 
 MODELS = Path("models")  # relative to the part's folder, where its notebooks run
 NESTML_MODEL = "cm_with_ih"
-CURRENT_INPUT = "current_input"       # the NESTML model's receptor for injected current
+CURRENT_INPUT = "current_input"  # the NESTML model's receptor for injected current
 COMPARTMENT_KEYS = ("C_m", "g_C", "g_L", "e_L", "v_comp")
-MODEL_CHANNEL_KEYS = {"cm_default": ("gbar_Na", "e_Na", "gbar_K", "e_K"),
-                      NESTML_MODEL: ("gbar_Na", "e_Na", "gbar_K", "e_K", "gbar_h", "e_h")}
-E_H = -45.0                           # mV, reversal potential of the h-current
+MODEL_CHANNEL_KEYS = {
+    "cm_default": ("gbar_Na", "e_Na", "gbar_K", "e_K"),
+    NESTML_MODEL: ("gbar_Na", "e_Na", "gbar_K", "e_K", "gbar_h", "e_h"),
+}
+E_H = -45.0  # mV, reversal potential of the h-current
 
 
 def build_model(models_dir: str | Path = MODELS):
     """Build (or load from the cache) the part's NESTML model ``cm_with_ih``.
     Keep in step with the part's ``nestml_modules.toml``."""
-    from . import nestml
+    from ..core import nestml
 
-    return nestml.build([Path(models_dir) / "cm_with_ih.nestml"], module_name="compartmental",
-                        target="nest_compartmental")
+    return nestml.build([Path(models_dir) / "cm_with_ih.nestml"], module_name="compartmental", target="nest_compartmental")
 
 
 def ih_kinetics(v) -> tuple[np.ndarray, np.ndarray]:
@@ -206,8 +280,8 @@ def ih_kinetics(v) -> tuple[np.ndarray, np.ndarray]:
     v = np.asarray(v, dtype=float)
     x = v + 154.9
     small = np.abs(x) < 1e-6
-    alpha = 0.00643 * np.where(small, 11.9, x / np.expm1(np.where(small, 1.0, x) / 11.9))   # 1/ms
-    beta = 0.193 * np.exp(v / 33.1)                                                        # 1/ms
+    alpha = 0.00643 * np.where(small, 11.9, x / np.expm1(np.where(small, 1.0, x) / 11.9))  # 1/ms
+    beta = 0.193 * np.exp(v / 33.1)  # 1/ms
     return alpha / (alpha + beta), 1.0 / (alpha + beta)
 
 
@@ -230,17 +304,23 @@ def check_compartments(compartments, model: str = "cm_default") -> None:
         params = compartment.get("params", {})
         for key, value in params.items():
             if key not in allowed:
-                extra = (f" ({model} has no h-current: it is a channel of the NESTML model {NESTML_MODEL})"
-                         if key in ("gbar_h", "e_h") else "")
-                raise ValueError(f"compartment {i}: {model} has no parameter {key!r}{extra}; "
-                                 f"its parameters are {', '.join(allowed)}")
+                extra = (
+                    f" ({model} has no h-current: it is a channel of the NESTML model {NESTML_MODEL})"
+                    if key in ("gbar_h", "e_h")
+                    else ""
+                )
+                raise ValueError(
+                    f"compartment {i}: {model} has no parameter {key!r}{extra}; its parameters are {', '.join(allowed)}"
+                )
             if key.startswith("gbar_") and not value >= 0:
                 raise ValueError(f"compartment {i}: {key} is a maximal conductance in µS, at least 0; got {value!r}")
         if model == "cm_default" and "e_K" in params and "e_Na" not in params:
             # NEST 3.10's K channel reads e_K only when e_Na is given (its constructor tests
             # for "e_Na"); otherwise NEST stops with "Unread dictionary entries: e_K"
-            raise ValueError(f"compartment {i}: cm_default (NEST 3.10) accepts e_K only together with e_Na; "
-                             "add 'e_Na': 50.0 (its default) to the parameters")
+            raise ValueError(
+                f"compartment {i}: cm_default (NEST 3.10) accepts e_K only together with e_Na; "
+                "add 'e_Na': 50.0 (its default) to the parameters"
+            )
         if "C_m" in params and not params["C_m"] > 0:
             raise ValueError(f"compartment {i}: C_m must be a positive capacitance in nF, got {params['C_m']!r}")
 
@@ -283,30 +363,20 @@ def _recordable(model: str, variable: str, compartment: int) -> str:
     return f"{variable}_{compartment}" if model == "cm_default" else f"{variable}{compartment}"
 
 
-def _check_times(name: str, times, t_sim: float) -> np.ndarray:
-    times = np.sort(np.asarray(times, dtype=float).ravel())
-    if times.size and (times[0] <= 0 or times[-1] >= t_sim):
-        raise ValueError(f"{name}: times must lie between 0 and t_sim = {t_sim} ms, got {times[0]} to {times[-1]}")
-    return times
-
-
-def run_cell(model: str, compartments, *, t_sim: float, ampa: dict | None = None, ampa_weight=0.001,
-             currents: dict | None = None, record=(), resolution: float = 0.1, V_th: float = -55.0) -> dict:
-    """Simulate one neuron of ``model`` ("cm_default" or "cm_with_ih") with the given
-    tree (``compartments`` as for cm_default).
-
-    ``ampa = {compartment: spike times (ms)}`` puts an AMPA receptor on each compartment,
-    driven at those times with ``ampa_weight`` (µS; a number, or ``{compartment: µS}``).
-    ``currents = {compartment: [(start, stop, amplitude in nA), ...]}`` injects current
-    steps. ``record`` lists extra state variables as ``(name, compartment)``, e.g.
-    ``("m_h", 0)`` or ``("h", 0)`` (the h-current, nA). Every compartment's voltage is
-    recorded every time step. Returns ``times``, ``v`` ({compartment: mV}), ``spikes``
-    (somatic spike times, ms), ``states`` ({(name, compartment): values}).
-
-    Each compartment starts at its e_L (``v_comp`` = e_L unless given), the same in both
-    models; let the neuron settle before the inputs when its rest is not e_L."""
-    from .kernel import import_nest
-
+def _create_cell(
+    nest,
+    model: str,
+    compartments,
+    *,
+    t_sim: float,
+    ampa: dict | None = None,
+    ampa_weight=0.001,
+    currents: dict | None = None,
+    record=(),
+    V_th: float = -55.0,
+):
+    """Create one neuron of ``model`` with its inputs and recorders in the running kernel
+    (see :func:`run_cell`); return a function that reads its results after the simulation."""
     check_compartments(compartments, model)
     n = len(compartments)
     ampa, currents = dict(ampa or {}), dict(currents or {})
@@ -319,18 +389,21 @@ def run_cell(model: str, compartments, *, t_sim: float, ampa: dict | None = None
     weights = ampa_weight if isinstance(ampa_weight, dict) else {c: ampa_weight for c in ampa}
     for compartment in ampa:
         if compartment not in weights or not weights[compartment] > 0:
-            raise ValueError(f"ampa_weight must be a positive conductance in µS for compartment {compartment}, "
-                             f"got {weights.get(compartment)!r}")
+            raise ValueError(
+                f"ampa_weight must be a positive conductance in µS for compartment {compartment}, "
+                f"got {weights.get(compartment)!r}"
+            )
     if record and model == "cm_default" and any(name in ("m_h", "h") for name, _ in record):
         raise ValueError(f"cm_default has no h-current to record; record it from {NESTML_MODEL}")
 
-    nest = import_nest()
     if model not in nest.node_models:
         raise ValueError(f"NEST does not know {model!r}: build and load it first with compartmental.build_model()")
-    nest = reset_kernel(seed=1, threads=1, resolution=resolution)
+    resolution = nest.resolution
     neuron = nest.Create(model, params={"V_th": V_th})
-    tree = [{"parent_idx": int(c["parent_idx"]),
-             "params": {"v_comp": c.get("params", {}).get("e_L", -70.0), **c.get("params", {})}} for c in compartments]
+    tree = [
+        {"parent_idx": int(c["parent_idx"]), "params": {"v_comp": c.get("params", {}).get("e_L", -70.0), **c.get("params", {})}}
+        for c in compartments
+    ]
     neuron.compartments = tree
     receptors = [{"comp_idx": int(c), "receptor_type": "AMPA"} for c in ampa]
     if model != "cm_default":
@@ -338,14 +411,15 @@ def run_cell(model: str, compartments, *, t_sim: float, ampa: dict | None = None
     if receptors:
         neuron.receptors = receptors
     for index, (compartment, times) in enumerate(ampa.items()):
-        times = _check_times(f"ampa[{compartment}]", times, t_sim)
+        times = validation.event_times(f"ampa[{compartment}]", times, t_sim)
         source = nest.Create("spike_generator", params={"spike_times": np.round(times / resolution) * resolution})
-        nest.Connect(source, neuron, syn_spec={"weight": float(weights[compartment]), "delay": resolution,
-                                               "receptor_type": index})
+        nest.Connect(
+            source, neuron, syn_spec={"weight": float(weights[compartment]), "delay": resolution, "receptor_type": index}
+        )
     for index, (compartment, steps) in enumerate(currents.items()):
         times, values = [], []
         for start, stop, amplitude in steps:
-            _check_times(f"currents[{compartment}]", [start, stop], t_sim)
+            validation.event_times(f"currents[{compartment}]", [start, stop], t_sim)
             if not start < stop:
                 raise ValueError(f"currents[{compartment}]: a step needs start < stop, got ({start}, {stop})")
             times += [start, stop]
@@ -358,12 +432,53 @@ def run_cell(model: str, compartments, *, t_sim: float, ampa: dict | None = None
     spikes = nest.Create("spike_recorder")
     nest.Connect(meter, neuron)
     nest.Connect(neuron, spikes)
-    nest.Simulate(float(t_sim))
-    events = meter.events
-    return {"model": model, "resolution": resolution, "times": np.asarray(events["times"]),
+
+    def read() -> dict:
+        events = meter.events
+        return {
+            "model": model,
+            "resolution": resolution,
+            "times": np.asarray(events["times"]),
             "v": {i: np.asarray(events[f"v_comp{i}"]) for i in range(n)},
             "states": {(name, c): np.asarray(events[_recordable(model, name, c)]) for name, c in record},
-            "spikes": np.asarray(spikes.events["times"])}
+            "spikes": np.asarray(spikes.events["times"]),
+        }
+
+    return read
+
+
+def run_cell(
+    model: str,
+    compartments,
+    *,
+    t_sim: float,
+    ampa: dict | None = None,
+    ampa_weight=0.001,
+    currents: dict | None = None,
+    record=(),
+    V_th: float = -55.0,
+) -> dict:
+    """Simulate one neuron of ``model`` ("cm_default" or "cm_with_ih") with the given
+    tree (``compartments`` as for cm_default).
+
+    ``ampa = {compartment: spike times (ms)}`` puts an AMPA receptor on each compartment,
+    driven at those times with ``ampa_weight`` (µS; a number, or ``{compartment: µS}``).
+    ``currents = {compartment: [(start, stop, amplitude in nA), ...]}`` injects current
+    steps. ``record`` lists extra state variables as ``(name, compartment)``, e.g.
+    ``("m_h", 0)`` or ``("h", 0)`` (the h-current, nA). Every compartment's voltage is
+    recorded every time step. Returns ``times``, ``v`` ({compartment: mV}), ``spikes``
+    (somatic spike times, ms), ``states`` ({(name, compartment): values}).
+
+    Each compartment starts at its e_L (``v_comp`` = e_L unless given), the same in both
+    models; let the neuron settle before the inputs when its rest is not e_L. Runs in a
+    fresh kernel, at its resolution: call ``nw.reset_kernel(..., resolution=...)`` first.
+    """
+    nest = require_fresh_kernel("run_cell")
+    read = _create_cell(
+        nest, model, compartments, t_sim=t_sim, ampa=ampa, ampa_weight=ampa_weight, currents=currents, record=record, V_th=V_th
+    )
+    nest.Simulate(float(t_sim))
+    return read()
 
 
 def spike_time_differences(reference, other) -> dict:
@@ -372,18 +487,24 @@ def spike_time_differences(reference, other) -> dict:
     reference, other = np.asarray(reference, dtype=float), np.asarray(other, dtype=float)
     k = min(len(reference), len(other))
     dt = other[:k] - reference[:k]
-    return {"n_reference": len(reference), "n_other": len(other), "dt": dt,
-            "max_abs": float(np.max(np.abs(dt))) if k else 0.0}
+    return {"n_reference": len(reference), "n_other": len(other), "dt": dt, "max_abs": float(np.max(np.abs(dt))) if k else 0.0}
 
 
-def compare_models(compartments, *, t_sim: float, resolution: float = 0.1, **inputs) -> dict:
+def compare_models(compartments, *, t_sim: float, **inputs) -> dict:
     """The same tree and inputs in cm_default and in the NESTML model (``inputs`` as for
-    :func:`run_cell`). Returns both runs and the spike-time differences (NESTML minus
-    cm_default)."""
-    reference = run_cell("cm_default", compartments, t_sim=t_sim, resolution=resolution, **inputs)
-    nestml_run = run_cell(NESTML_MODEL, compartments, t_sim=t_sim, resolution=resolution, **inputs)
-    return {"cm_default": reference, NESTML_MODEL: nestml_run,
-            "spikes": spike_time_differences(reference["spikes"], nestml_run["spikes"])}
+    :func:`run_cell`), side by side in one fresh kernel (call ``nw.reset_kernel(...,
+    resolution=...)`` first; the two neurons are not connected). Returns both runs and the
+    spike-time differences (NESTML minus cm_default)."""
+    nest = require_fresh_kernel("compare_models")
+    read_reference = _create_cell(nest, "cm_default", compartments, t_sim=t_sim, **inputs)
+    read_nestml = _create_cell(nest, NESTML_MODEL, compartments, t_sim=t_sim, **inputs)
+    nest.Simulate(float(t_sim))
+    reference, nestml_run = read_reference(), read_nestml()
+    return {
+        "cm_default": reference,
+        NESTML_MODEL: nestml_run,
+        "spikes": spike_time_differences(reference["spikes"], nestml_run["spikes"]),
+    }
 
 
 def sag_measures(times, v, t_on: float, t_off: float, *, window: float = 50.0) -> dict:
@@ -397,21 +518,36 @@ def sag_measures(times, v, t_on: float, t_off: float, *, window: float = 50.0) -
     if times.shape != v.shape or times.size < 3:
         raise ValueError("times and v must be equally long recordings")
     if not (times[0] + window <= t_on < t_off - window and t_off < times[-1]):
-        raise ValueError(f"the recording ({times[0]}–{times[-1]} ms) must hold {window} ms before the step, "
-                         f"a step longer than {window} ms ({t_on}–{t_off} ms) and some time after it")
+        raise ValueError(
+            f"the recording ({times[0]}–{times[-1]} ms) must hold {window} ms before the step, "
+            f"a step longer than {window} ms ({t_on}–{t_off} ms) and some time after it"
+        )
     before = (times >= t_on - window) & (times < t_on)
     during = (times >= t_on) & (times < t_off)
     late = (times >= t_off - window) & (times < t_off)
     rest, v_min, v_steady = v[before].mean(), v[during].min(), v[late].mean()
     if not v_min < rest:
         raise ValueError("the voltage does not go below rest during the step: is the current hyperpolarising (negative)?")
-    return {"rest": float(rest), "v_min": float(v_min), "v_steady": float(v_steady),
-            "sag_ratio": float((v_steady - v_min) / (rest - v_min)),
-            "rebound": float(v[times >= t_off].max() - rest)}
+    return {
+        "rest": float(rest),
+        "v_min": float(v_min),
+        "v_steady": float(v_steady),
+        "sag_ratio": float((v_steady - v_min) / (rest - v_min)),
+        "rebound": float(v[times >= t_off].max() - rest),
+    }
 
 
-def hyperpolarising_step(model: str, compartments, *, amplitude: float = -0.1, site: int = 0, t_on: float = 500.0,
-                         duration: float = 500.0, t_after: float = 300.0, record_ih: bool = True) -> dict:
+def hyperpolarising_step(
+    model: str,
+    compartments,
+    *,
+    amplitude: float = -0.1,
+    site: int = 0,
+    t_on: float = 500.0,
+    duration: float = 500.0,
+    t_after: float = 300.0,
+    record_ih: bool = True,
+) -> dict:
     """Inject a hyperpolarising current step (``amplitude`` nA, negative) into ``site``
     after ``t_on`` ms of settling; returns the run (see :func:`run_cell`) with the
     :func:`sag_measures` at the soma and the spikes after the step (rebound spikes)."""
@@ -419,10 +555,13 @@ def hyperpolarising_step(model: str, compartments, *, amplitude: float = -0.1, s
         raise ValueError(f"a hyperpolarising step has a negative amplitude (nA), got {amplitude!r}")
     record = [("m_h", 0), ("h", 0)] if record_ih and model != "cm_default" else []
     t_off = t_on + duration
-    run = run_cell(model, compartments, t_sim=t_off + t_after, currents={site: [(t_on, t_off, amplitude)]},
-                   record=record)
-    run.update(sag_measures(run["times"], run["v"][0], t_on, t_off), t_on=t_on, t_off=t_off,
-               rebound_spikes=run["spikes"][run["spikes"] > t_off])
+    run = run_cell(model, compartments, t_sim=t_off + t_after, currents={site: [(t_on, t_off, amplitude)]}, record=record)
+    run.update(
+        sag_measures(run["times"], run["v"][0], t_on, t_off),
+        t_on=t_on,
+        t_off=t_off,
+        rebound_spikes=run["spikes"][run["spikes"] > t_off],
+    )
     return run
 
 
@@ -437,8 +576,9 @@ def epsp_amplitudes(times, v, input_times, rest: float) -> np.ndarray:
     return np.array([v[(times >= start) & (times < end)].max() - rest for start, end in zip(input_times, ends)])
 
 
-def epsp_train(model: str, compartments, *, site: int, n_inputs: int = 5, rate: float = 20.0,
-               weight: float = 0.001, t_start: float = 500.0) -> dict:
+def epsp_train(
+    model: str, compartments, *, site: int, n_inputs: int = 5, rate: float = 20.0, weight: float = 0.001, t_start: float = 500.0
+) -> dict:
     """A regular train of ``n_inputs`` AMPA inputs (``weight`` µS) at ``rate`` (Hz) on
     compartment ``site``, after ``t_start`` ms of settling (Magee 1999's protocol).
     Returns the run with ``rest`` (soma, mV), the somatic EPSP ``amplitudes`` (mV above
@@ -449,11 +589,11 @@ def epsp_train(model: str, compartments, *, site: int, n_inputs: int = 5, rate: 
         raise ValueError(f"rate must be a positive input rate in Hz, got {rate!r}")
     interval = 1000.0 / rate
     inputs = t_start + interval * np.arange(n_inputs)
-    run = run_cell(model, compartments, t_sim=inputs[-1] + 2 * interval + 100.0, ampa={site: inputs},
-                   ampa_weight=weight)
+    run = run_cell(model, compartments, t_sim=inputs[-1] + 2 * interval + 100.0, ampa={site: inputs}, ampa_weight=weight)
     if run["spikes"].size:
-        raise ValueError(f"the neuron fired ({run['spikes'].size} spikes): EPSP summation needs subthreshold "
-                         "inputs; use a smaller weight")
+        raise ValueError(
+            f"the neuron fired ({run['spikes'].size} spikes): EPSP summation needs subthreshold inputs; use a smaller weight"
+        )
     times, v = run["times"], run["v"][0]
     rest = float(v[(times >= t_start - 50.0) & (times < t_start)].mean())
     # the inputs arrive one time step (the connection delay) after their spike times
@@ -519,7 +659,7 @@ def _quiet_file_descriptors():
         saved = [os.dup(1), os.dup(2)]
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
-        text = io.StringIO()                       # Python-level prints (Jupyter's streams)
+        text = io.StringIO()  # Python-level prints (Jupyter's streams)
         try:
             with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
                 yield
@@ -571,8 +711,9 @@ def check_swc(path) -> Path:
     if not path.is_file():
         folder = path.parent if path.parent.is_dir() else Path(".")
         found = sorted(p.name for p in folder.glob("*.swc"))
-        raise FileNotFoundError(f"no morphology file {str(path)!r}; SWC files in {str(folder)!r}: "
-                                f"{', '.join(found) if found else 'none'}")
+        raise FileNotFoundError(
+            f"no morphology file {str(path)!r}; SWC files in {str(folder)!r}: {', '.join(found) if found else 'none'}"
+        )
     roots = 0
     soma = False
     with open(path, errors="replace") as handle:
@@ -586,20 +727,24 @@ def check_swc(path) -> Path:
             except ValueError:
                 values = []
             if len(fields) != 7 or not values:
-                raise ValueError(f"{path.name} is not an SWC file: line {number} is {line[:60]!r}; an SWC line has "
-                                 "7 numbers: id, type, x, y, z, radius, parent id (-1 for the root)")
+                raise ValueError(
+                    f"{path.name} is not an SWC file: line {number} is {line[:60]!r}; an SWC line has "
+                    "7 numbers: id, type, x, y, z, radius, parent id (-1 for the root)"
+                )
             roots += values[6] == -1
             soma |= values[1] == 1
     if roots != 1 or not soma:
-        raise ValueError(f"{path.name} is not a usable SWC morphology: it needs exactly one root point "
-                         f"(parent -1) and a soma (type 1); found {roots} roots, {'a' if soma else 'no'} soma")
+        raise ValueError(
+            f"{path.name} is not a usable SWC morphology: it needs exactly one root point "
+            f"(parent -1) and a soma (type 1); found {roots} roots, {'a' if soma else 'no'} soma"
+        )
     return path
 
 
 def load_morphology(path, passive: dict | None = None):
     """Read an SWC file into a NEAT ``PhysTree`` with a passive membrane (``PASSIVE``,
     overridable), ready for fitting and for NEURON. The axon is left out (NEAT's default)."""
-    path = check_swc(path).resolve()            # before NEAT runs in its own working directory
+    path = check_swc(path).resolve()  # before NEAT runs in its own working directory
     params = {**PASSIVE, **(passive or {})}
     unknown = set(params) - set(PASSIVE)
     if unknown:
@@ -607,7 +752,7 @@ def load_morphology(path, passive: dict | None = None):
     neat = import_neat()
     with _in_neat_workdir(), _quiet_file_descriptors():
         tree = neat.PhysTree(str(path))
-        tree.set_physiology(params["c_m"], params["r_a"] * 1e-6)     # NEAT takes r_a in MΩ cm
+        tree.set_physiology(params["c_m"], params["r_a"] * 1e-6)  # NEAT takes r_a in MΩ cm
         tree.fit_leak_current(params["e_eq"], params["tau_m"])
         tree.set_v_ep(params["e_eq"])
         tree.set_comp_tree()
@@ -636,8 +781,10 @@ def check_sites(tree, sites: dict) -> None:
             raise ValueError(f"site {name!r} must be (node, x), got {site!r}")
         node, x = site
         if not isinstance(node, (int, np.integer)) or node not in valid:
-            raise ValueError(f"site {name!r}: node {node!r} is not on the tree; its nodes are {_ranges(valid)} "
-                             "(1 = soma; the axon is left out)")
+            raise ValueError(
+                f"site {name!r}: node {node!r} is not on the tree; its nodes are {_ranges(valid)} "
+                "(1 = soma; the axon is left out)"
+            )
         if not 0.0 <= float(x) <= 1.0:
             raise ValueError(f"site {name!r}: x = {x!r} is off the branch; x runs from 0 (parent end) to 1")
     if list(sites.values())[0][0] != 1:
@@ -650,7 +797,7 @@ def distance_to_soma(tree, site) -> float:
 
 
 def site_region(tree, site) -> str:
-    """"soma", "basal dendrite" or "apical dendrite"."""
+    """ "soma", "basal dendrite" or "apical dendrite"."""
     return SWC_TYPES.get(tree[site[0]].swc_type, "other")
 
 
@@ -696,8 +843,7 @@ class ReducedNeuron:
         tree = self.ctree._make_compartments_params_list()
         if active_soma:
             soma = tree[0]["params"]
-            soma.update({key: density * soma["C_m"] for key, density in ACTIVE_SOMA_DENSITY.items()},
-                        e_Na=50.0, e_K=-85.0)
+            soma.update({key: density * soma["C_m"] for key, density in ACTIVE_SOMA_DENSITY.items()}, e_Na=50.0, e_K=-85.0)
         return tree
 
     def check_site_names(self, names) -> None:
@@ -719,20 +865,27 @@ def reduce_morphology(tree, sites: dict, support=(1 / 3, 2 / 3)) -> ReducedNeuro
         locations += support_locations(tree, site, support)
     start = time.perf_counter()
     with _in_neat_workdir() as folder:
-        with contextlib.redirect_stdout(None):          # NEAT prints its cache status
-            fitter = neat.CompartmentFitter(tree, save_cache=False, recompute_cache=True,
-                                            cache_path=str(folder / "neatcache"))
+        with contextlib.redirect_stdout(None):  # NEAT prints its cache status
+            fitter = neat.CompartmentFitter(tree, save_cache=False, recompute_cache=True, cache_path=str(folder / "neatcache"))
             ctree, fitted = fitter.fit_model(locations)
         ctree = neat.NestCompartmentTree(ctree)
     ctree.reset_indices()
     by_location = {node.loc_idx: node.index for node in ctree}
     site_compartment = {name: by_location[i] for i, name in enumerate(sites)}
-    return ReducedNeuron(ctree, dict(sites), site_compartment, [(loc["node"], loc["x"]) for loc in fitted],
-                         time.perf_counter() - start)
+    return ReducedNeuron(
+        ctree, dict(sites), site_compartment, [(loc["node"], loc["x"]) for loc in fitted], time.perf_counter() - start
+    )
 
 
-def create_reduced(nest, reduced: ReducedNeuron, n: int = 1, receptor_sites=(), receptor_type: str = "AMPA",
-                   receptor_params: dict | None = None, active_soma: bool = False):
+def create_reduced(
+    nest,
+    reduced: ReducedNeuron,
+    n: int = 1,
+    receptor_sites=(),
+    receptor_type: str = "AMPA",
+    receptor_params: dict | None = None,
+    active_soma: bool = False,
+):
     """Create ``n`` ``cm_default`` neurons of the reduced tree, with one receptor of
     ``receptor_type`` at each of ``receptor_sites`` (site names; receptor index i is the
     i-th name)."""
@@ -742,38 +895,56 @@ def create_reduced(nest, reduced: ReducedNeuron, n: int = 1, receptor_sites=(), 
     neurons = nest.Create("cm_default", n)
     neurons.V_th = -20.0
     neurons.compartments = reduced.compartments(active_soma=active_soma)
-    neurons.receptors = [{"comp_idx": reduced.site_compartment[s], "receptor_type": receptor_type, "params": params}
-                         for s in receptor_sites]
+    neurons.receptors = [
+        {"comp_idx": reduced.site_compartment[s], "receptor_type": receptor_type, "params": params} for s in receptor_sites
+    ]
     return neurons
 
 
 def _epsp_result(times, traces: dict, site: str, rest: float) -> dict:
-    return {"times": np.asarray(times), "v": {k: np.asarray(v) for k, v in traces.items()},
-            "soma_epsp": float(np.max(traces["soma"]) - rest), "local_epsp": float(np.max(traces[site]) - rest)}
+    return {
+        "times": np.asarray(times),
+        "v": {k: np.asarray(v) for k, v in traces.items()},
+        "soma_epsp": float(np.max(traces["soma"]) - rest),
+        "local_epsp": float(np.max(traces[site]) - rest),
+    }
 
 
 def epsp_reduced(reduced: ReducedNeuron, site: str, *, weight: float, t_sim: float = 60.0, t_input: float = 10.0) -> dict:
     """One AMPA input of ``weight`` (µS) at ``site`` of the reduced neuron in NEST. Returns
-    the voltage at every site (every 0.025 ms) and the somatic and local EPSP peaks (mV)."""
-    reduced.check_site_names([site])
+    the voltage at every site (every time step) and the somatic and local EPSP peaks (mV).
+    Runs in a fresh kernel (call ``nw.reset_kernel(..., resolution=...)`` first)."""
+    return _epsps_reduced(reduced, [site], weight=weight, t_sim=t_sim, t_input=t_input, caller="epsp_reduced")[site]
+
+
+def _epsps_reduced(reduced: ReducedNeuron, sites, *, weight: float, t_sim: float, t_input: float, caller: str) -> dict:
+    """One reduced neuron per site, each with one input there, side by side in one fresh
+    kernel (they are not connected): ``{site: result of epsp_reduced}``."""
+    reduced.check_site_names(sites)
     if weight <= 0:
         raise ValueError(f"weight must be a positive conductance in µS, got {weight!r}")
-    nest = reset_kernel(seed=1, threads=1, resolution=0.025)
-    neuron = create_reduced(nest, reduced, receptor_sites=[site])
+    nest = require_fresh_kernel(caller)
     volley = nest.Create("spike_generator", params={"spike_times": [t_input]})
-    nest.Connect(volley, neuron, syn_spec={"weight": weight, "receptor_type": 0, "delay": 0.1})
-    meter = nest.Create("multimeter", params={"interval": 0.025, "record_from":
-                                              sorted({f"v_comp{c}" for c in reduced.site_compartment.values()})})
-    nest.Connect(meter, neuron)
+    record_from = sorted({f"v_comp{c}" for c in reduced.site_compartment.values()})
+    meters = {}
+    for site in sites:
+        neuron = create_reduced(nest, reduced, receptor_sites=[site])
+        nest.Connect(volley, neuron, syn_spec={"weight": weight, "receptor_type": 0, "delay": 0.1})
+        meters[site] = nest.Create("multimeter", params={"interval": nest.resolution, "record_from": record_from})
+        nest.Connect(meters[site], neuron)
     nest.Simulate(t_sim)
-    events = meter.events
-    traces = {name: events[f"v_comp{c}"] for name, c in reduced.site_compartment.items()}
     rest = float(reduced.ctree[0].e_eq)
-    return _epsp_result(events["times"], traces, site, rest)
+    results = {}
+    for site, meter in meters.items():
+        events = meter.events
+        traces = {name: events[f"v_comp{c}"] for name, c in reduced.site_compartment.items()}
+        results[site] = _epsp_result(events["times"], traces, site, rest)
+    return results
 
 
-def epsp_full(tree, sites: dict, site: str, *, weight: float, t_sim: float = 60.0, t_input: float = 10.0,
-              dt: float = 0.025) -> dict:
+def epsp_full(
+    tree, sites: dict, site: str, *, weight: float, t_sim: float = 60.0, t_input: float = 10.0, dt: float = 0.025
+) -> dict:
     """The same input on the full morphology, simulated by NEURON through NEAT's
     ``NeuronSimTree`` (segments by the lambda rule; built-in ``Exp2Syn`` and ``NetStim``)."""
     check_sites(tree, sites)
@@ -784,7 +955,7 @@ def epsp_full(tree, sites: dict, site: str, *, weight: float, t_sim: float = 60.
     neat = import_neat()
     from neuron import h
 
-    settle = 100.0                                       # ms without input before recording
+    settle = 100.0  # ms without input before recording
     with _in_neat_workdir():
         model = neat.NeuronSimTree(tree)
     model.init_model(dt=dt, t_calibrate=settle, v_init=tree.passive["e_eq"])
@@ -792,7 +963,7 @@ def epsp_full(tree, sites: dict, site: str, *, weight: float, t_sim: float = 60.
     model.add_double_exp_synapse(tuple(sites[site]), AMPA["tau_r_AMPA"], AMPA["tau_d_AMPA"], AMPA["e_AMPA"])
     stimulus = h.NetStim()
     stimulus.number, stimulus.start, stimulus.noise = 1, settle + t_input, 0
-    connection = h.NetCon(stimulus, model.syns[0], 0, 0.1, weight)      # noqa: F841 (must stay alive)
+    connection = h.NetCon(stimulus, model.syns[0], 0, 0.1, weight)  # noqa: F841 (must stay alive)
     result = model.run(t_sim)
     model.delete_model()
     traces = {name: result["v_m"][i] for i, name in enumerate(sites)}
@@ -801,25 +972,37 @@ def epsp_full(tree, sites: dict, site: str, *, weight: float, t_sim: float = 60.
 
 def compare_epsps(tree, reduced: ReducedNeuron, *, weight: float) -> list[dict]:
     """Somatic and local EPSPs of one input at each dendritic site: full (NEURON) vs
-    reduced (NEST), with relative errors."""
+    reduced (NEST), with relative errors. NEST runs one reduced neuron per site in one
+    fresh kernel (call ``nw.reset_kernel(..., resolution=...)`` first); NEURON uses the
+    same time step."""
+    dt = import_nest().resolution
+    reduced_runs = _epsps_reduced(reduced, list(reduced.sites), weight=weight, t_sim=60.0, t_input=10.0, caller="compare_epsps")
     rows = []
     for name in reduced.sites:
-        full = epsp_full(tree, reduced.sites, name, weight=weight)
-        small = epsp_reduced(reduced, name, weight=weight)
-        rows.append({"site": name, "distance": distance_to_soma(tree, reduced.sites[name]),
-                     "full": full, "reduced": small,
-                     "soma_error": small["soma_epsp"] / full["soma_epsp"] - 1,
-                     "local_error": small["local_epsp"] / full["local_epsp"] - 1})
+        full = epsp_full(tree, reduced.sites, name, weight=weight, dt=dt)
+        small = reduced_runs[name]
+        rows.append(
+            {
+                "site": name,
+                "distance": distance_to_soma(tree, reduced.sites[name]),
+                "full": full,
+                "reduced": small,
+                "soma_error": small["soma_epsp"] / full["soma_epsp"] - 1,
+                "local_error": small["local_epsp"] / full["local_epsp"] - 1,
+            }
+        )
     return rows
 
 
-def population_response(reduced: ReducedNeuron, input_sites, *, rates=(1000.0,), n_per_group: int = 20,
-                        weight: float = 0.001, t_sim: float = 1000.0, seed: int = 1, threads: int | None = None) -> dict:
+def population_response(
+    reduced: ReducedNeuron, input_sites, *, rates=(1000.0,), n_per_group: int = 20, weight: float = 0.001, t_sim: float = 1000.0
+) -> dict:
     """A population of reduced neurons with an active soma, one group of ``n_per_group``
     neurons for each input site (site names) and input rate (spikes/s): each neuron is
     driven by its own Poisson input (AMPA, ``weight`` µS) at that one site. Returns the
     firing rate (spikes/s per neuron) and the mean somatic voltage (mV) of each group as
-    ``{site: array over rates}``, and the spikes with the neuron ids of each group."""
+    ``{site: array over rates}``, and the spikes with the neuron ids of each group.
+    Runs in a fresh kernel (call ``nw.reset_kernel(seed=...)`` first)."""
     reduced.check_site_names(input_sites)
     rates = [float(r) for r in np.atleast_1d(rates)]
     if not rates or min(rates) < 0:
@@ -828,7 +1011,7 @@ def population_response(reduced: ReducedNeuron, input_sites, *, rates=(1000.0,),
         raise ValueError(f"n_per_group must be a whole number of at least 1, got {n_per_group!r}")
     if weight <= 0:
         raise ValueError(f"weight must be a positive conductance in µS, got {weight!r}")
-    nest = reset_kernel(seed=seed, threads=threads)
+    nest = require_fresh_kernel("population_response")
     spikes = nest.Create("spike_recorder")
     meter = nest.Create("multimeter", params={"record_from": ["v_comp0"], "interval": 1.0})
     groups = {}
@@ -849,8 +1032,15 @@ def population_response(reduced: ReducedNeuron, input_sites, *, rates=(1000.0,),
         i = rates.index(rate)
         rate_out[site][i] = np.isin(senders, ids).sum() / (len(ids) * t_sim / 1000.0)
         soma_v[site][i] = v[np.isin(v_senders, ids)].mean()
-    return {"rates": np.asarray(rates), "rate": rate_out, "soma_v": soma_v, "groups": groups,
-            "senders": senders, "times": times, "t_sim": t_sim}
+    return {
+        "rates": np.asarray(rates),
+        "rate": rate_out,
+        "soma_v": soma_v,
+        "groups": groups,
+        "senders": senders,
+        "times": times,
+        "t_sim": t_sim,
+    }
 
 
 def plot_morphology(tree, sites: dict | None = None, ax=None, colors=None):

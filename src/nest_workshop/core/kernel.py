@@ -1,17 +1,31 @@
 """NEST set-up: one call gives a fresh, seeded, quiet kernel.
 
 Every notebook starts its simulations with :func:`reset_kernel`, so that a cell run
-twice gives the same result and no state leaks between sections.
+twice gives the same result and no state leaks between sections. The notebook owns the
+kernel: this is the only place in the package that resets NEST, and the package's
+helpers never choose a seed or a thread count of their own. A helper that builds a
+network of its own asks for a fresh kernel with :func:`require_fresh_kernel`.
+
+What must come back after a reset (the models of loaded NESTML modules) registers a
+hook with :func:`after_reset`; this module imports nothing else of the package.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 # Read by NEST at import time: no banner in notebooks. Set before anything imports nest.
 os.environ.setdefault("PYNEST_QUIET", "1")
 
 THREADS_ENV = "NEST_WORKSHOP_THREADS"
+
+# Called, in order, after every reset (for example: install the NESTML modules again).
+_after_reset_hooks: list[Callable[[], None]] = []
+
+
+class KernelNotFreshError(RuntimeError):
+    """A helper that builds its own network was called on a kernel that has nodes."""
 
 
 def import_nest():
@@ -62,8 +76,8 @@ def reset_kernel(seed: int = 1, threads: int | None = None, resolution: float = 
     quiet
         Show only warnings and errors (no INFO messages, no progress line).
 
-    NESTML modules loaded through :mod:`nest_workshop.nestml` are installed again
-    after the reset, so their models stay available.
+    NESTML modules loaded through :mod:`nest_workshop.core.nestml` are installed again
+    after the reset (by the hook they registered), so their models stay available.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or not 1 <= seed < 2**31:
         raise ValueError(f"seed must be a whole number from 1 to 2**31 - 1, got {seed!r}")
@@ -78,8 +92,34 @@ def reset_kernel(seed: int = 1, threads: int | None = None, resolution: float = 
     nest.verbosity = nest.VerbosityLevel.WARNING if quiet else nest.VerbosityLevel.INFO
     nest.ResetKernel()
     nest.set(local_num_threads=threads, rng_seed=seed, resolution=resolution, print_time=not quiet)
+    for hook in list(_after_reset_hooks):
+        hook()
+    return nest
 
-    from . import nestml  # the shared NESTML loader; imported here to keep `import nest` lazy
 
-    nestml.reinstall_loaded_modules()
+def after_reset(hook: Callable[[], None]) -> None:
+    """Call ``hook()`` after every :func:`reset_kernel` (registered once)."""
+    if hook not in _after_reset_hooks:
+        _after_reset_hooks.append(hook)
+
+
+def current_settings() -> dict:
+    """The running kernel's settings as :func:`reset_kernel` takes them."""
+    nest = import_nest()
+    seed, threads, resolution, print_time = nest.GetKernelStatus(["rng_seed", "local_num_threads", "resolution", "print_time"])
+    return {"seed": int(seed), "threads": int(threads), "resolution": float(resolution), "quiet": not print_time}
+
+
+def require_fresh_kernel(what: str):
+    """Return ``nest`` if the kernel has no nodes yet; else raise :class:`KernelNotFreshError`.
+
+    For helpers that build a network of their own: they run in the kernel the notebook
+    set up (its seed, threads and resolution) and never reset it themselves.
+    """
+    nest = import_nest()
+    if nest.network_size > 0:
+        raise KernelNotFreshError(
+            f"{what} builds its network in a fresh NEST kernel, and this one already has {nest.network_size} nodes. "
+            "Call nw.reset_kernel(seed=...) first (it also sets threads and resolution), then call it again."
+        )
     return nest

@@ -7,6 +7,11 @@ rank, in a canonical order, so that the analysis and plotting code of the packag
 the whole network whatever the number of processes; and they let only rank 0 write
 files and figures.
 
+Every gathering function here is a collective operation: every rank must call it, in
+the same order, or the ranks that did wait forever. That is why gathering is always an
+explicit call of this module and never happens inside a getter of the core (a getter
+called on one rank only would hang).
+
 With one process (the pip wheel, a notebook) nothing is gathered and mpi4py is not
 needed. Under MPI (``make mpi``), mpi4py is used; NEST has initialised MPI already.
 
@@ -24,21 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _nest():
-    from .kernel import import_nest
-
-    return import_nest()
+from ..core.analysis import sort_events
+from ..core.kernel import import_nest
 
 
 def num_processes() -> int:
     """The number of MPI processes NEST runs on (1 for the pip wheel)."""
-    return int(_nest().NumProcesses())
+    return int(import_nest().NumProcesses())
 
 
 def rank() -> int:
     """This process's MPI rank (0 for the pip wheel)."""
-    return int(_nest().Rank())
+    return int(import_nest().Rank())
 
 
 def is_root() -> bool:
@@ -76,25 +78,17 @@ def merge_events(parts: list[dict]) -> dict:
         arrays = [np.asarray(part.get(key, [])) for part in parts]
         arrays = [a for a in arrays if a.size] or arrays[:1]
         merged[key] = np.concatenate(arrays) if arrays else np.array([])
-    if "times" in merged and "senders" in merged and merged["times"].size:
-        order = np.lexsort((merged["senders"], merged["times"]))
-        merged = {key: value[order] if np.ndim(value) == 1 and len(value) == len(order) else value
-                  for key, value in merged.items()}
-    return merged
+    return sort_events(merged)
 
 
-def gather_events(recorder) -> dict:
-    """The events of a recorder (spike recorder or multimeter) from every rank, each
-    key an array, in the canonical order. Every rank receives the whole result."""
-    events = recorder.get("events")
+def gather_events(source) -> dict:
+    """The events of a recorder (spike recorder or multimeter), or this rank's events
+    dict, merged with every other rank's: each key an array, in the canonical order.
+    Collective: every rank calls it and receives the whole result. With one process it
+    only puts the events in that order."""
+    events = source if isinstance(source, dict) else source.get("events")
     if not isinstance(events, dict):
         raise ValueError("give one recorder, not several")
-    return gather_local_events(events)
-
-
-def gather_local_events(events: dict) -> dict:
-    """This rank's events dict (as a recorder gives it) merged with every other rank's,
-    in the canonical order; with one process, only put in that order."""
     return merge_events(allgather({key: np.asarray(value) for key, value in events.items()}))
 
 
@@ -106,13 +100,13 @@ def gather_connections(keys=("source", "target", "weight"), **selection) -> dict
     ``synapse_model=``). States are read in slices, which keeps memory flat for large
     networks (NEST builds one status dict per connection).
     """
-    nest = _nest()
+    nest = import_nest()
     keys = list(dict.fromkeys(["source", "target", *keys]))
     connections = nest.GetConnections(**selection)
     local = {key: [] for key in keys}
     total = len(connections)
     for start in range(0, total, 10_000):
-        chunk = connections[start:start + 10_000].get(keys)
+        chunk = connections[start : start + 10_000].get(keys)
         for key in keys:
             local[key].append(np.atleast_1d(np.asarray(chunk[key])))
     local = {key: np.concatenate(parts) if parts else np.array([]) for key, parts in local.items()}
@@ -124,7 +118,7 @@ def gather_connections(keys=("source", "target", "weight"), **selection) -> dict
 
 def count_connections(**selection) -> int:
     """The number of connections in the whole network (all ranks) that match ``selection``."""
-    return int(sum(allgather(len(_nest().GetConnections(**selection)))))
+    return int(sum(allgather(len(import_nest().GetConnections(**selection)))))
 
 
 # ----------------------------------------------------------------------------- output
@@ -191,8 +185,11 @@ def clean_environment(**extra) -> dict:
     (no busy-waiting when ranks share cores), and, as root, with OpenMPI's consent to
     run as root.
     """
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("OMPI_", "PMIX_", "OPAL_", "PRTE_")) and key != "NEST_WORKSHOP_THREADS"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OMPI_", "PMIX_", "OPAL_", "PRTE_")) and key != "NEST_WORKSHOP_THREADS"
+    }
     env.update(OMP_WAIT_POLICY="passive", PYTHONUNBUFFERED="1")
     if os.geteuid() == 0:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")

@@ -3,7 +3,7 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from nest_workshop import check
+from nest_workshop.tools import notebook_runner as check
 
 
 def write(path, sources):
@@ -15,11 +15,16 @@ def write(path, sources):
 
 def test_passing_notebook_is_measured_in_its_own_folder(tmp_path):
     (tmp_path / "data.txt").write_text("42")
-    path = write(tmp_path / "good_solution.ipynb", ["x = open('data.txt').read()",
-                                                   # written, so the pages are really resident; held a second so
-                                                   # the 0.2 s sampler sees them
-                                                   "import time; big = b'1' * 200_000_000; time.sleep(1.0)",
-                                                   "assert x == '42'"])
+    path = write(
+        tmp_path / "good_solution.ipynb",
+        [
+            "x = open('data.txt').read()",
+            # written, so the pages are really resident; held a second so
+            # the 0.2 s sampler sees them
+            "import time; big = b'1' * 200_000_000; time.sleep(1.0)",
+            "assert x == '42'",
+        ],
+    )
     run = check.run_notebook(path)
     assert run.passed and run.error == ""
     assert run.peak_memory_gb > 0.2  # the kernel held 200 MB

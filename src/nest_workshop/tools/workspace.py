@@ -40,20 +40,23 @@ class StartResult:
 
 def parts(materials: Path) -> list[str]:
     """The parts that have notebooks, e.g. ``["astrocytes", "eprop", "introduction"]``."""
-    return sorted(d.name for d in materials.iterdir()
-                  if d.is_dir() and not d.name.startswith((".", "_")) and any(d.glob("*.ipynb")))
+    return sorted(
+        d.name for d in materials.iterdir() if d.is_dir() and not d.name.startswith((".", "_")) and any(d.glob("*.ipynb"))
+    )
 
 
 def _skipped(relative: Path) -> bool:
     name = relative.name
-    return (any(part in SKIP_DIRS or part.startswith(".") for part in relative.parts)
-            or name.endswith(SOLUTION_SUFFIX) or ".edited-" in name)
+    return (
+        any(part in SKIP_DIRS or part.startswith(".") for part in relative.parts)
+        or name.endswith(SOLUTION_SUFFIX)
+        or ".edited-" in name
+    )
 
 
 def files_to_copy(part_dir: Path) -> list[Path]:
     """A part's files that belong in a participant's workspace, relative to the part."""
-    return sorted(p.relative_to(part_dir) for p in part_dir.rglob("*")
-                  if p.is_file() and not _skipped(p.relative_to(part_dir)))
+    return sorted(p.relative_to(part_dir) for p in part_dir.rglob("*") if p.is_file() and not _skipped(p.relative_to(part_dir)))
 
 
 def start(part: str, materials: Path, workspace: Path | None = None) -> StartResult:
@@ -101,8 +104,10 @@ def report(result: StartResult) -> str:
         lines.append(f"  kept {len(result.kept)} file(s) already there (never overwritten)")
     for relative in result.differs:
         source = Path("materials") / result.part / relative
-        lines.append(f"  ! {relative}: the materials have a newer or different version. To get it, rename your "
-                     f"copy and run this command again (or compare with {source}).")
+        lines.append(
+            f"  ! {relative}: the materials have a newer or different version. To get it, rename your "
+            f"copy and run this command again (or compare with {source})."
+        )
     notebooks = [p.relative_to(result.destination) for p in result.notebooks]
     if notebooks:
         lines.append("Notebooks: " + ", ".join(map(str, notebooks)))

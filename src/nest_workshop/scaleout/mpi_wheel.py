@@ -1,10 +1,10 @@
 """Build an MPI-enabled NEST wheel once, cache it, and install it into its own venv.
 
-``make mpi`` runs ``python -m nest_workshop.mpi_setup``. It uses the standard library
+``make mpi`` runs ``python -m nest_workshop.scaleout.mpi_wheel``. It uses the standard library
 only, so it runs before any environment exists (the Makefile puts ``src`` on the path).
 
 The PyPI wheel of NEST has no MPI. The PyPI source distribution builds with MPI
-without changes (facts in DESIGN.md, "NEST with MPI"); that takes 13-23 minutes on two
+without changes (docs/science-notes.md, "NEST with MPI"); that takes 13-23 minutes on two
 cores, so the wheel is cached:
 
 * The cache key covers everything the wheel depends on: NEST version, the build
@@ -15,7 +15,8 @@ cores, so the wheel is cached:
   wheel's checksum and zip structure are intact; otherwise it is removed and rebuilt.
 * A build happens in a temporary folder next to the entry and becomes the entry in one
   rename, so an interrupted build leaves no half-written entry. A file lock makes
-  concurrent ``make mpi`` runs build once.
+  concurrent ``make mpi`` runs build once. (The package's one build-cache mechanism,
+  :mod:`nest_workshop.core.build_cache`, shared with the NESTML builder.)
 
 The wheel is installed into ``.venv-mpi`` (a separate environment: ``make lab`` and
 ``make test`` keep the binary wheel), with mpi4py and this package.
@@ -34,12 +35,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from .nestml import _exclusive  # a file lock (standard library only, like this module)
+from ..core import build_cache  # standard library only, like this module
+from ..core.kernel import available_cores  # standard library only until NEST is asked for
 
 NEST_VERSION = "3.10.0"
 # Bump when the recipe below changes, so wheels built by an older recipe are not reused.
@@ -47,8 +48,7 @@ RECIPE_VERSION = 1
 CMAKE_DEFINES = {"with-mpi": "ON"}  # the sdist already turns on Python, OpenMP, GSL, Boost
 # What the sdist's build needs besides the compiler (pinned: the build is reproducible).
 MPI4PY = "mpi4py==4.1.2"
-BUILD_REQUIREMENTS = ["cython==3.3.1", "numpy==2.4.6", MPI4PY, "scikit-build-core==1.1.2",
-                      "setuptools==84.2.1", "wheel==0.48.0"]
+BUILD_REQUIREMENTS = ["cython==3.3.1", "numpy==2.4.6", MPI4PY, "scikit-build-core==1.1.2", "setuptools==84.2.1", "wheel==0.48.0"]
 CACHE_ENV = "NEST_WORKSHOP_MPI_CACHE"
 MANIFEST = "manifest.json"
 VENV_STAMP = ".nest-workshop-mpi"
@@ -74,8 +74,10 @@ def openmpi_version() -> str:
     """OpenMPI's version as ``ompi_info`` reports it, e.g. ``4.1.4``."""
     match = re.search(r"Open MPI:?\s*v?(\d\S*)", _output(["ompi_info", "--version"]) or "")
     if not match:
-        raise MpiSetupError("OpenMPI was not found (no working `ompi_info`). Install it with:\n"
-                            "    sudo apt-get install -y openmpi-bin libopenmpi-dev")
+        raise MpiSetupError(
+            "OpenMPI was not found (no working `ompi_info`). Install it with:\n"
+            "    sudo apt-get install -y openmpi-bin libopenmpi-dev"
+        )
     return match.group(1)
 
 
@@ -119,7 +121,8 @@ def cache_root(path: str | os.PathLike | None = None) -> Path:
     """``path``, else ``$NEST_WORKSHOP_MPI_CACHE``, else ~/.cache/nest-workshop/mpi-wheels."""
     if path is None:
         path = os.environ.get(CACHE_ENV) or (
-            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nest-workshop" / "mpi-wheels")
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nest-workshop" / "mpi-wheels"
+        )
     root = Path(path).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     return root
@@ -140,8 +143,11 @@ def entry_problem(entry: Path, fields: dict) -> str | None:
     except (OSError, ValueError) as error:
         return f"unreadable manifest ({error.__class__.__name__})"
     if manifest.get("fields") != json.loads(json.dumps(fields)):
-        changed = sorted(k for k in set(fields) | set(manifest.get("fields", {}))
-                         if manifest.get("fields", {}).get(k) != json.loads(json.dumps(fields)).get(k))
+        changed = sorted(
+            k
+            for k in set(fields) | set(manifest.get("fields", {}))
+            if manifest.get("fields", {}).get(k) != json.loads(json.dumps(fields)).get(k)
+        )
         return f"built for a different configuration ({', '.join(changed)})"
     wheel = entry / str(manifest.get("wheel", ""))
     if not manifest.get("wheel") or not wheel.is_file():
@@ -164,40 +170,56 @@ def _run(command: list[str], *, log_file: Path, env: dict | None = None, cwd: Pa
         result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     if result.returncode != 0:
         tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-30:])
-        raise MpiSetupError(f"`{' '.join(command[:4])} ...` failed (exit {result.returncode}). "
-                            f"End of the build log ({log_file}):\n{tail}")
+        raise MpiSetupError(
+            f"`{' '.join(command[:4])} ...` failed (exit {result.returncode}). End of the build log ({log_file}):\n{tail}"
+        )
 
 
 def build_wheel(workdir: Path, python: str = sys.executable) -> Path:
     """Build NEST's sdist with MPI in ``workdir``; returns the wheel. Takes 13-23 min."""
     build_log = workdir / "build.log"
-    log(f"building NEST {NEST_VERSION} with MPI from the PyPI source distribution "
-        f"(13-23 min on 2 cores; log: {build_log})")
+    log(f"building NEST {NEST_VERSION} with MPI from the PyPI source distribution (13-23 min on 2 cores; log: {build_log})")
     venv = workdir / "buildenv"
     _run([python, "-m", "venv", str(venv)], log_file=build_log)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
     _run([*pip, "install", "--quiet", *BUILD_REQUIREMENTS], log_file=build_log)
     sdist_dir = workdir / "sdist"
     # --no-binary for nest-simulator only: ':all:' would needlessly compile Cython too.
-    _run([*pip, "download", "--quiet", "--no-deps", "--no-binary", "nest-simulator",
-          f"nest-simulator=={NEST_VERSION}", "-d", str(sdist_dir)], log_file=build_log)
+    _run(
+        [
+            *pip,
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            "nest-simulator",
+            f"nest-simulator=={NEST_VERSION}",
+            "-d",
+            str(sdist_dir),
+        ],
+        log_file=build_log,
+    )
     sdists = sorted(sdist_dir.glob("nest_simulator-*.tar.gz")) + sorted(sdist_dir.glob("nest-simulator-*.tar.gz"))
     if not sdists:
         raise MpiSetupError(f"pip did not download NEST's source distribution into {sdist_dir}")
     wheel_dir = workdir / "wheel"
-    env = dict(os.environ, CMAKE_BUILD_PARALLEL_LEVEL=str(os.cpu_count() or 2))
+    env = dict(os.environ, CMAKE_BUILD_PARALLEL_LEVEL=str(available_cores()))
     defines = [f"-Ccmake.define.{name}={value}" for name, value in CMAKE_DEFINES.items()]
     # An explicit output folder and no pip cache: pip's wheel cache ignores -C settings.
-    _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-cache-dir", *defines,
-          "-w", str(wheel_dir), str(sdists[0])], log_file=build_log, env=env)
+    _run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-cache-dir", *defines, "-w", str(wheel_dir), str(sdists[0])],
+        log_file=build_log,
+        env=env,
+    )
     wheels = sorted(wheel_dir.glob("nest_simulator-*.whl"))
     if not wheels:
         raise MpiSetupError(f"the build finished but left no wheel in {wheel_dir}; see {build_log}")
     return wheels[0]
 
 
-def cached_wheel(*, root: Path | None = None, fields: dict | None = None,
-                 builder: Callable[[Path], Path] = build_wheel) -> tuple[Path, bool]:
+def cached_wheel(
+    *, root: Path | None = None, fields: dict | None = None, builder: Callable[[Path], Path] = build_wheel
+) -> tuple[Path, bool]:
     """The cached MPI wheel for this machine, built first when needed.
 
     Returns (wheel path, built now?). ``builder(workdir)`` must return a wheel inside
@@ -206,7 +228,7 @@ def cached_wheel(*, root: Path | None = None, fields: dict | None = None,
     root = cache_root(root)
     fields = build_key_fields() if fields is None else fields
     entry = root / key_of(fields)
-    with _exclusive(root / f".{entry.name}.lock"):
+    with build_cache.entry_lock(root, entry.name):
         if entry.exists():
             problem = entry_problem(entry, fields)
             if problem is None:
@@ -215,19 +237,15 @@ def cached_wheel(*, root: Path | None = None, fields: dict | None = None,
                 return entry / manifest["wheel"], False
             log(f"cache entry {entry} is not usable: {problem}; rebuilding it")
             shutil.rmtree(entry)
-        for stale in root.glob(f".{entry.name}.tmp-*"):  # left by a killed build
-            shutil.rmtree(stale, ignore_errors=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f".{entry.name}.tmp-", dir=root))
-        try:
+        build_cache.remove_stale_temporaries(root)  # left by killed builds
+        with build_cache.staging(root, entry.name) as workdir:
             wheel = builder(workdir)
             staged = workdir / "entry"
             staged.mkdir()
             shutil.copy2(wheel, staged / wheel.name)
             manifest = {"fields": fields, "wheel": wheel.name, "sha256": sha256_of(staged / wheel.name)}
             (staged / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-            staged.rename(entry)  # the one step that makes the entry visible
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            build_cache.publish(staged, entry)  # the one step that makes the entry visible
         log(f"cached the MPI wheel in {entry}")
         return entry / wheel.name, True
 
@@ -236,8 +254,9 @@ def cached_wheel(*, root: Path | None = None, fields: dict | None = None,
 def install_venv(venv: Path, wheel: Path, project: Path, python: str = sys.executable) -> None:
     """Create ``venv`` with the MPI wheel, mpi4py and this package (idempotent)."""
     stamp = venv / VENV_STAMP
-    wanted = f"{sha256_of(wheel)} {sha256_of(project / 'pyproject.toml')} " \
-             f"{sha256_of(project / 'requirements' / 'constraints.txt')}"
+    wanted = (
+        f"{sha256_of(wheel)} {sha256_of(project / 'pyproject.toml')} {sha256_of(project / 'requirements' / 'constraints.txt')}"
+    )
     if stamp.is_file() and stamp.read_text().strip() == wanted:
         log(f"{venv} is up to date")
         return
@@ -255,17 +274,18 @@ def install_venv(venv: Path, wheel: Path, project: Path, python: str = sys.execu
     # and pip does not replace it with the binary wheel from PyPI.
     step([*pip, "install", "--force-reinstall", "--no-deps", str(wheel)])
     step([*pip, "install", "-c", str(project / "requirements" / "constraints.txt"), MPI4PY, "-e", f"{project}[test]"])
-    check = subprocess.run([str(venv / "bin" / "python"), "-c",
-                            "import nest, sys; sys.exit(0 if nest.build_info['have_mpi'] else 3)"],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import nest, sys; sys.exit(0 if nest.build_info['have_mpi'] else 3)"],
+        capture_output=True,
+        text=True,
+    )
     if check.returncode != 0:
-        raise MpiSetupError(f"NEST in {venv} has no MPI after the install (exit {check.returncode}):\n"
-                            f"{check.stderr[-2000:]}")
+        raise MpiSetupError(f"NEST in {venv} has no MPI after the install (exit {check.returncode}):\n{check.stderr[-2000:]}")
     stamp.write_text(wanted + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nest_workshop.mpi_setup", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nest_workshop.scaleout.mpi_wheel", description=__doc__.split("\n")[0])
     parser.add_argument("--venv", default=".venv-mpi", help="environment to install into (default .venv-mpi)")
     parser.add_argument("--project", default=".", help="the nest-workshop checkout (default .)")
     parser.add_argument("--cache", default=None, help=f"wheel cache (default ${CACHE_ENV} or ~/.cache/...)")
@@ -278,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     except MpiSetupError as error:
         print(f"make mpi: {error}", file=sys.stderr)
         return 1
-    log(f"ready: run MPI jobs with {args.venv}/bin/python, e.g. "
-        f"mpirun -np 2 {args.venv}/bin/nest-workshop scale astrocytes --size 2")
+    log(
+        f"ready: run MPI jobs with {args.venv}/bin/python, e.g. "
+        f"mpirun -np 2 {args.venv}/bin/nest-workshop scale astrocytes --size 2"
+    )
     return 0
 
 

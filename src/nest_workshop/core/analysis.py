@@ -1,9 +1,10 @@
 """Small spike-train measures shared by the parts (rates, histograms).
 
 Spike data come as NEST gives them: a recorder's ``events`` dict with ``times`` (ms)
-and ``senders`` (node ids). Every function also takes the recorder itself; then the
-events of every MPI rank are gathered (:mod:`nest_workshop.parallel`), so the results
-are those of the whole network under any number of processes.
+and ``senders`` (node ids), or the recorder itself. A recorder's events are this
+process's: under MPI each rank records only its own neurons. Gathering them from every
+rank is a collective call that every rank must make, so it is never hidden in a getter
+here: call :func:`nest_workshop.scaleout.gather.gather_events` and pass its result.
 """
 
 from __future__ import annotations
@@ -11,22 +12,27 @@ from __future__ import annotations
 import numpy as np
 
 
-def events_of(source) -> dict:
-    """The events dict of a recorder, or the dict itself.
+def sort_events(events: dict) -> dict:
+    """Events as arrays in the canonical order: by time, then sender (for samples of a
+    multimeter: by time, then node). NEST's order in memory depends on the threads."""
+    events = {key: np.asarray(value) for key, value in events.items()}
+    if "times" in events and "senders" in events and events["times"].size:
+        order = np.lexsort((events["senders"], events["times"]))
+        events = {key: value[order] if value.ndim == 1 and len(value) == len(order) else value for key, value in events.items()}
+    return events
 
-    A recorder's events are gathered from every MPI rank and put in the canonical order
-    (by time, then sender), the same under one process and under several.
-    """
+
+def events_of(source) -> dict:
+    """The events of a recorder (this process's, see the module's note on MPI), or the
+    events dict itself; as arrays in the canonical order (:func:`sort_events`)."""
     if isinstance(source, dict):
-        return source
+        return sort_events(source)
     events = getattr(source, "events", None)
     if isinstance(events, (list, tuple)):  # a NodeCollection of several recorders
         raise ValueError("give one recorder, not several")
     if not isinstance(events, dict):
         raise TypeError(f"expected a recorder (NodeCollection) or its events dict, got {type(source).__name__}")
-    from .parallel import gather_local_events
-
-    return gather_local_events(events)
+    return sort_events(events)
 
 
 def spike_times(source) -> tuple[np.ndarray, np.ndarray]:

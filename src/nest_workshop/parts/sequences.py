@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import nestml
-from .kernel import reset_kernel
+from ..core import nestml
+from ..core.kernel import require_fresh_kernel
 
 MODELS = Path("models")  # relative to the part's folder, where its notebooks run
 
@@ -44,8 +44,12 @@ def build_models(models_dir: str | Path = MODELS) -> nestml.NestmlModule:
             "weight_variable": {"permanence_synapse": "w"},
             "delay_variable": {"permanence_synapse": "d"},
             "continuous_state_buffering_method": "post_spike_based",
-            "neuron_synapse_pairs": [{"neuron": "dendritic_neuron", "synapses": {
-                "permanence_synapse": {"post_ports": ["post_spikes", ["dAP_trace", "dAP_trace"]]}}}],
+            "neuron_synapse_pairs": [
+                {
+                    "neuron": "dendritic_neuron",
+                    "synapses": {"permanence_synapse": {"post_ports": ["post_spikes", ["dAP_trace", "dAP_trace"]]}},
+                }
+            ],
         },
     )
 
@@ -56,7 +60,7 @@ def get_in_chunks(connections, keys: list[str], chunk: int = 10000) -> dict:
     at once that costs about 1 GB, in slices of 10,000 a few tens of MB."""
     parts = {key: [] for key in keys}
     for start in range(0, len(connections), chunk):
-        values = connections[start:start + chunk].get(keys)
+        values = connections[start : start + chunk].get(keys)
         for key in keys:
             parts[key].append(np.atleast_1d(np.asarray(values[key])))
     return {key: np.concatenate(parts[key]) if parts[key] else np.array([]) for key in keys}
@@ -73,57 +77,78 @@ def model_names(module: nestml.NestmlModule) -> tuple[str, str]:
 # Experiments with one neuron and one synapse (notebook 1)
 
 
-def neuron_experiment(module: nestml.NestmlModule, *, n_dendritic: int = 0, dendritic_time: float = 10.0,
-                      somatic_time: float | None = None, config: "SequenceConfig | None" = None,
-                      t_sim: float = 120.0) -> dict:
+def neuron_experiment(
+    module: nestml.NestmlModule,
+    *,
+    n_dendritic: int = 0,
+    dendritic_time: float = 10.0,
+    somatic_time: float | None = None,
+    config: SequenceConfig | None = None,
+    t_sim: float = 120.0,
+) -> dict:
     """One neuron: ``n_dendritic`` coincident inputs of a mature synapse's weight reach
     its dendrite at ``dendritic_time``; optionally one stimulus (the network's external
     input) reaches its soma at ``somatic_time``. Returns the traces (every 0.1 ms) and
-    the somatic spike times."""
+    the somatic spike times. Runs in a fresh kernel (call ``nw.reset_kernel`` first)."""
     config = config or SequenceConfig()
     if not isinstance(n_dendritic, int) or n_dendritic < 0:
         raise ValueError(f"n_dendritic must be a whole number of at least 0, got {n_dendritic!r}")
     neuron_model, _ = model_names(module)
-    nest = reset_kernel(seed=1, threads=1)
+    nest = require_fresh_kernel("neuron_experiment")
     neuron = nest.Create(neuron_model, params=_soma_params(config, tau_h=config.tau_dAP * 10))
     receptors = {k.lower(): v for k, v in nest.GetDefaults(neuron_model)["receptor_types"].items()}
     if n_dendritic:
         generator = nest.Create("spike_generator", params={"spike_times": [dendritic_time]})
         parrots = nest.Create("parrot_neuron", n_dendritic)
         nest.Connect(generator, parrots)
-        nest.Connect(parrots, neuron, syn_spec={"weight": config.w_mature, "delay": 1.0,
-                                                "receptor_type": receptors["dend_spikes"]})
+        nest.Connect(
+            parrots, neuron, syn_spec={"weight": config.w_mature, "delay": 1.0, "receptor_type": receptors["dend_spikes"]}
+        )
     if somatic_time is not None:
         stimulus = nest.Create("spike_generator", params={"spike_times": [somatic_time]})
-        nest.Connect(stimulus, neuron, syn_spec={"weight": stimulus_weight(config),
-                                                 "delay": 0.1, "receptor_type": receptors["soma_spikes"]})
-    meter = nest.Create("multimeter", params={"record_from": ["V_m", "I_dend", "active_dendrite_readout", "dAP_trace"],
-                                              "interval": 0.1})
+        nest.Connect(
+            stimulus,
+            neuron,
+            syn_spec={"weight": stimulus_weight(config), "delay": 0.1, "receptor_type": receptors["soma_spikes"]},
+        )
+    meter = nest.Create(
+        "multimeter", params={"record_from": ["V_m", "I_dend", "active_dendrite_readout", "dAP_trace"], "interval": 0.1}
+    )
     recorder = nest.Create("spike_recorder")
     nest.Connect(meter, neuron)
     nest.Connect(neuron, recorder)
     nest.Simulate(t_sim)
     events = meter.events
-    return {**{k: np.asarray(events[k]) for k in ("times", "V_m", "I_dend", "active_dendrite_readout", "dAP_trace")},
-            "spikes": np.asarray(recorder.events["times"])}
+    return {
+        **{k: np.asarray(events[k]) for k in ("times", "V_m", "I_dend", "active_dendrite_readout", "dAP_trace")},
+        "spikes": np.asarray(recorder.events["times"]),
+    }
 
 
-def pairing_experiment(module: nestml.NestmlModule, dap_trace: float, *, lag: float = 40.0, n_pairings: int = 20,
-                       interval: float = 200.0, initial_permanence: float = 5.0,
-                       config: "SequenceConfig | None" = None) -> dict:
+def pairing_experiment(
+    module: nestml.NestmlModule,
+    dap_trace: float,
+    *,
+    lag: float = 40.0,
+    n_pairings: int = 20,
+    interval: float = 200.0,
+    initial_permanence: float = 5.0,
+    config: SequenceConfig | None = None,
+) -> dict:
     """One plastic synapse under repeated pre-then-post pairing (the postsynaptic spike
     ``lag`` ms after the presynaptic one), with the postsynaptic dAP trace clamped at
     ``dap_trace`` (pA; the target is ``config.zt``). Returns the permanence after each
-    pairing."""
+    pairing. Runs in a fresh kernel (call ``nw.reset_kernel`` first)."""
     config = config or SequenceConfig()
     if not dap_trace >= 0:
         raise ValueError(f"dap_trace must be at least 0, got {dap_trace!r}")
     if not isinstance(n_pairings, int) or n_pairings < 1:
         raise ValueError(f"n_pairings must be a whole number of at least 1, got {n_pairings!r}")
     neuron_model, synapse_model = model_names(module)
-    nest = reset_kernel(seed=1, threads=1)
-    post = nest.Create(neuron_model, params={**_soma_params(config, tau_h=440.0), "evolve_dAP_trace": 0.0,
-                                             "dAP_trace": float(dap_trace)})
+    nest = require_fresh_kernel("pairing_experiment")
+    post = nest.Create(
+        neuron_model, params={**_soma_params(config, tau_h=440.0), "evolve_dAP_trace": 0.0, "dAP_trace": float(dap_trace)}
+    )
     pre = nest.Create("parrot_neuron")
     receptors = {k.lower(): v for k, v in nest.GetDefaults(neuron_model)["receptor_types"].items()}
     pre_times = [50.0 + i * interval for i in range(n_pairings)]
@@ -131,13 +156,30 @@ def pairing_experiment(module: nestml.NestmlModule, dap_trace: float, *, lag: fl
     nest.Connect(pre_source, pre)
     # the postsynaptic spike is forced by a strong somatic input; it fires ~1.6 ms later
     post_source = nest.Create("spike_generator", params={"spike_times": [t + lag - 1.6 for t in pre_times]})
-    nest.Connect(post_source, post, syn_spec={"weight": 2 * stimulus_weight(config),
-                                              "delay": 0.1, "receptor_type": receptors["soma_spikes"]})
-    nest.Connect(pre, post, syn_spec={"synapse_model": synapse_model, "receptor_type": receptors["dend_spikes"],
-                                      "delay": 0.1, "permanence": initial_permanence, "permanence_min": 1.0,
-                                      "lambda_plus": config.lambda_plus, "lambda_minus": config.lambda_minus,
-                                      "lambda_h": config.lambda_h, "zt": config.zt, "tau_pre_trace": config.tau_pre_trace,
-                                      "permanence_max": config.permanence_max, "dt_min": 4.0, "dt_max": 2 * config.delta_t})
+    nest.Connect(
+        post_source,
+        post,
+        syn_spec={"weight": 2 * stimulus_weight(config), "delay": 0.1, "receptor_type": receptors["soma_spikes"]},
+    )
+    nest.Connect(
+        pre,
+        post,
+        syn_spec={
+            "synapse_model": synapse_model,
+            "receptor_type": receptors["dend_spikes"],
+            "delay": 0.1,
+            "permanence": initial_permanence,
+            "permanence_min": 1.0,
+            "lambda_plus": config.lambda_plus,
+            "lambda_minus": config.lambda_minus,
+            "lambda_h": config.lambda_h,
+            "zt": config.zt,
+            "tau_pre_trace": config.tau_pre_trace,
+            "permanence_max": config.permanence_max,
+            "dt_min": 4.0,
+            "dt_max": 2 * config.delta_t,
+        },
+    )
     post_spikes = nest.Create("spike_recorder")
     nest.Connect(post, post_spikes)
     synapse = nest.GetConnections(pre, post)
@@ -150,17 +192,19 @@ def pairing_experiment(module: nestml.NestmlModule, dap_trace: float, *, lag: fl
     return {"permanence": np.asarray(permanence), "lags": measured_lags, "dap_trace": dap_trace}
 
 
-INHIBITORY_NEURON = dict(C_m=250.0, tau_m=5.0, tau_syn_ex=0.5, tau_syn_in=1.65, V_th=15.0, V_reset=0.0, E_L=0.0,
-                         V_m=0.0, t_ref=2.0)
+INHIBITORY_NEURON = dict(
+    C_m=250.0, tau_m=5.0, tau_syn_ex=0.5, tau_syn_in=1.65, V_th=15.0, V_reset=0.0, E_L=0.0, V_m=0.0, t_ref=2.0
+)
 
 
-def stimulus_weight(config: "SequenceConfig") -> float:
+def stimulus_weight(config: SequenceConfig) -> float:
     """External input: a PSP of 1.1 x the somatic threshold, so a stimulus makes a neuron fire."""
     return psc_for_psp(1.1 * config.V_th, 10.0, 2.0, 250.0)
 
 
-def _connect_inhibition(nest, exc, inh, config: "SequenceConfig", spikes_to_fire: int, inh_receptor: int,
-                        excites: bool = False) -> None:
+def _connect_inhibition(
+    nest, exc, inh, config: SequenceConfig, spikes_to_fire: int, inh_receptor: int, excites: bool = False
+) -> None:
     """Winner-take-all inhibition per subpopulation: about ``spikes_to_fire`` spikes of
     a subpopulation fire its inhibitory neuron, which then silences the subpopulation.
     ``excites`` flips the inhibitory weight (the published tutorial's sign error)."""
@@ -170,14 +214,26 @@ def _connect_inhibition(nest, exc, inh, config: "SequenceConfig", spikes_to_fire
         w_ei = -w_ei
     n = config.n_per_element
     for k in range(config.n_elements):
-        members = exc[k * n:(k + 1) * n]
+        members = exc[k * n : (k + 1) * n]
         nest.Connect(members, inh[k], syn_spec={"weight": w_ie, "delay": 0.1})
         nest.Connect(inh[k], members, syn_spec={"weight": w_ei, "delay": 0.1, "receptor_type": inh_receptor})
 
 
-def _soma_params(config: "SequenceConfig", tau_h: float) -> dict:
-    return dict(C_m=250.0, tau_m=10.0, tau_syn_soma=2.0, tau_syn_dend=5.0, tau_syn_inh=1.0, V_th=config.V_th,
-                V_reset=0.0, t_ref=10.0, theta_dAP=config.theta_dAP, I_p=config.I_p, tau_dAP=config.tau_dAP, tau_h=tau_h)
+def _soma_params(config: SequenceConfig, tau_h: float) -> dict:
+    return dict(
+        C_m=250.0,
+        tau_m=10.0,
+        tau_syn_soma=2.0,
+        tau_syn_dend=5.0,
+        tau_syn_inh=1.0,
+        V_th=config.V_th,
+        V_reset=0.0,
+        t_ref=10.0,
+        theta_dAP=config.theta_dAP,
+        I_p=config.I_p,
+        tau_dAP=config.tau_dAP,
+        tau_h=tau_h,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -205,8 +261,10 @@ def validate_sequences(sequences, n_elements: int | None = None) -> list[str]:
             raise ValueError(f"sequence {sequence!r} repeats {repeats[0]} in a row, which one subpopulation cannot represent")
         vocabulary.update(elements)
     if n_elements is not None and len(vocabulary) > n_elements:
-        raise ValueError(f"the sequences use {len(vocabulary)} elements {sorted(vocabulary)}, but the network has only "
-                         f"{n_elements} subpopulations: raise n_elements")
+        raise ValueError(
+            f"the sequences use {len(vocabulary)} elements {sorted(vocabulary)}, but the network has only "
+            f"{n_elements} subpopulations: raise n_elements"
+        )
     return sorted(vocabulary)
 
 
@@ -227,31 +285,31 @@ def psc_for_psp(psp_max: float, tau_m: float, tau_syn: float, C_m: float) -> flo
 
 @dataclasses.dataclass
 class SequenceConfig:
-    """Parameters of Bouhadjar et al. (2022), as in DESIGN.md."""
+    """Parameters of Bouhadjar et al. (2022); docs/science-notes.md says where each comes from."""
 
-    n_elements: int = 6              # subpopulations (one per vocabulary element)
-    n_per_element: int = 150         # excitatory neurons per subpopulation
-    pattern_size: int = 20           # neurons expected to fire for a predicted element
-    indegree: int = 180              # recurrent excitatory inputs per neuron (p = 0.2)
-    delta_t: float = 40.0            # ms between elements of a sequence
-    start: float = 30.0              # ms, first stimulus
-    record_delay: float = 8.0        # ms after an element's stimulus at which predictions are read
+    n_elements: int = 6  # subpopulations (one per vocabulary element)
+    n_per_element: int = 150  # excitatory neurons per subpopulation
+    pattern_size: int = 20  # neurons expected to fire for a predicted element
+    indegree: int = 180  # recurrent excitatory inputs per neuron (p = 0.2)
+    delta_t: float = 40.0  # ms between elements of a sequence
+    start: float = 30.0  # ms, first stimulus
+    record_delay: float = 8.0  # ms after an element's stimulus at which predictions are read
     # neuron
-    V_th: float = 20.0               # mV
-    theta_dAP: float = 59.0          # pA
-    I_p: float = 200.0               # pA
-    tau_dAP: float = 60.0            # ms
+    V_th: float = 20.0  # mV
+    theta_dAP: float = 59.0  # pA
+    I_p: float = 200.0  # pA
+    tau_dAP: float = 60.0  # ms
     # synapse
     lambda_plus: float = 0.08
     lambda_minus: float = 0.0015
     lambda_h: float = 0.014
-    zt: float = 1.0                  # target dAP trace
+    zt: float = 1.0  # target dAP trace
     permanence_threshold: float = 10.0
     permanence_max: float = 20.0
-    initial_permanence_max: float = 8.0   # initial permanences are uniform in [0, this]
-    w_mature: float = 12.98          # pA: 1.1 * theta_dAP / 5, so 5 coincident mature synapses make a dAP
+    initial_permanence_max: float = 8.0  # initial permanences are uniform in [0, this]
+    w_mature: float = 12.98  # pA: 1.1 * theta_dAP / 5, so 5 coincident mature synapses make a dAP
     tau_pre_trace: float = 20.0
-    delay: float = 2.0               # ms, recurrent synapses
+    delay: float = 2.0  # ms, recurrent synapses
     # True reproduces the sign error of NESTML's published tutorial: its neuron subtracts
     # the inhibitory current while the network sends negative weights, so each
     # "inhibitory" spike excites
@@ -302,13 +360,13 @@ def episode_schedule(sequences, config: SequenceConfig, n_episodes: int):
 @dataclasses.dataclass
 class TrainingHistory:
     sequences: list[list[str]]
-    error: np.ndarray            # per episode, mean over sequences
+    error: np.ndarray  # per episode, mean over sequences
     false_positives: np.ndarray
     false_negatives: np.ndarray
-    predicted: list[list[set]]   # per episode, per sequence: the elements predicted
-    active_neurons: np.ndarray   # episodes x sequences x positions: neurons firing for each element
-    spikes: dict                 # times and senders (0-based neuron index) of excitatory spikes
-    dap_last_episode: dict       # times and senders (0-based) of dAP samples (1 ms) in the last episode
+    predicted: list[list[set]]  # per episode, per sequence: the elements predicted
+    active_neurons: np.ndarray  # episodes x sequences x positions: neurons firing for each element
+    spikes: dict  # times and senders (0-based neuron index) of excitatory spikes
+    dap_last_episode: dict  # times and senders (0-based) of dAP samples (1 ms) in the last episode
     stimuli: dict
 
     def converged_episode(self, tolerance: float = 0.0) -> int | None:
@@ -320,43 +378,58 @@ class TrainingHistory:
 
 
 class SequenceNetwork:
-    """The network, built in a fresh NEST kernel. ``train`` presents the sequences
-    episode by episode with plasticity on and measures the predictions."""
+    """The network, built in the fresh NEST kernel the notebook set up (its seed and
+    threads). ``train`` presents the sequences episode by episode with plasticity on and
+    measures the predictions."""
 
-    def __init__(self, sequences, module: nestml.NestmlModule, config: SequenceConfig | None = None, *,
-                 seed: int = 1, threads: int | None = None):
+    def __init__(self, sequences, module: nestml.NestmlModule, config: SequenceConfig | None = None):
         self.config = config or SequenceConfig()
         self.config.validate()
         self.vocabulary = validate_sequences(sequences, self.config.n_elements)
         self.sequences = [list(s) for s in sequences]
         self.element_index = {e: i for i, e in enumerate(self.vocabulary)}
         self.neuron_model, self.synapse_model = model_names(module)
-        self.seed, self.threads = seed, threads
-        self.nest = reset_kernel(seed=seed, threads=threads)
+        self.nest = require_fresh_kernel("SequenceNetwork")
+        self.seed, self.threads = int(self.nest.rng_seed), int(self.nest.local_num_threads)
         self._build()
 
     # -- construction ---------------------------------------------------------
     def _build(self):
         nest, c = self.nest, self.config
         n = c.n_per_element
-        self.exc = nest.Create(self.neuron_model, c.n_elements * n,
-                               params=_soma_params(c, tau_h=self.homeostasis_time_constant()))
+        self.exc = nest.Create(
+            self.neuron_model, c.n_elements * n, params=_soma_params(c, tau_h=self.homeostasis_time_constant())
+        )
         self.inh = nest.Create("iaf_psc_exp", c.n_elements, params=INHIBITORY_NEURON)
         receptors = nest.GetDefaults(self.neuron_model)["receptor_types"]
         self.receptors = {k.lower(): v for k, v in receptors.items()}
 
-        nest.Connect(self.exc, self.exc,
-                     {"rule": "fixed_indegree", "indegree": c.indegree, "allow_autapses": False, "allow_multapses": False},
-                     {"synapse_model": self.synapse_model, "receptor_type": self.receptors["dend_spikes"],
-                      "delay": c.delay, "permanence": nest.random.uniform(min=0.0, max=c.initial_permanence_max),
-                      "Wmax": c.w_mature, "permanence_threshold": c.permanence_threshold,
-                      "permanence_max": c.permanence_max, "lambda_plus": c.lambda_plus,
-                      "lambda_minus": c.lambda_minus, "lambda_h": c.lambda_h, "zt": c.zt,
-                      "tau_pre_trace": c.tau_pre_trace, "dt_min": 4.0, "dt_max": 2 * c.delta_t})
+        nest.Connect(
+            self.exc,
+            self.exc,
+            {"rule": "fixed_indegree", "indegree": c.indegree, "allow_autapses": False, "allow_multapses": False},
+            {
+                "synapse_model": self.synapse_model,
+                "receptor_type": self.receptors["dend_spikes"],
+                "delay": c.delay,
+                "permanence": nest.random.uniform(min=0.0, max=c.initial_permanence_max),
+                "Wmax": c.w_mature,
+                "permanence_threshold": c.permanence_threshold,
+                "permanence_max": c.permanence_max,
+                "lambda_plus": c.lambda_plus,
+                "lambda_minus": c.lambda_minus,
+                "lambda_h": c.lambda_h,
+                "zt": c.zt,
+                "tau_pre_trace": c.tau_pre_trace,
+                "dt_min": 4.0,
+                "dt_max": 2 * c.delta_t,
+            },
+        )
         self.synapses_before = self.synapses_after = None
 
-        _connect_inhibition(nest, self.exc, self.inh, c, c.pattern_size, self.receptors["inh_spikes"],
-                            excites=c.inhibition_excites)
+        _connect_inhibition(
+            nest, self.exc, self.inh, c, c.pattern_size, self.receptors["inh_spikes"], excites=c.inhibition_excites
+        )
         self.w_stimulus = stimulus_weight(c)
         self.spike_recorder = nest.Create("spike_recorder")
         nest.Connect(self.exc, self.spike_recorder)
@@ -368,7 +441,7 @@ class SequenceNetwork:
 
     def subpopulation(self, k: int):
         n = self.config.n_per_element
-        return self.exc[k * n:(k + 1) * n]
+        return self.exc[k * n : (k + 1) * n]
 
     # -- training ---------------------------------------------------------------
     def train(self, n_episodes: int = 40, progress: bool = True) -> TrainingHistory:
@@ -379,11 +452,16 @@ class SequenceNetwork:
         self.stimuli = stimuli
         for element, times in stimuli.items():
             generator = nest.Create("spike_generator", params={"spike_times": times})
-            nest.Connect(generator, self.subpopulation(self.element_index[element]),
-                         syn_spec={"weight": self.w_stimulus, "delay": 0.1, "receptor_type": self.receptors["soma_spikes"]})
+            nest.Connect(
+                generator,
+                self.subpopulation(self.element_index[element]),
+                syn_spec={"weight": self.w_stimulus, "delay": 0.1, "receptor_type": self.receptors["soma_spikes"]},
+            )
         episode_length = sum((len(s) - 1) * c.delta_t + c.delta_t_sequences for s in self.sequences)
-        dap_meter = nest.Create("multimeter", params={"record_from": ["active_dendrite_readout"], "interval": 1.0,
-                                                      "start": t_end - episode_length, "stop": t_end})
+        dap_meter = nest.Create(
+            "multimeter",
+            params={"record_from": ["active_dendrite_readout"], "interval": 1.0, "start": t_end - episode_length, "stop": t_end},
+        )
         nest.Connect(dap_meter, self.exc)
         # after the last Connect (NEST invalidates connection handles when connections are added):
         # a synapse never falls below the permanence it started with
@@ -399,6 +477,7 @@ class SequenceNetwork:
         bar = None
         if progress:
             from tqdm.auto import tqdm
+
             bar = tqdm(total=n_episodes, desc="training", unit="episode")
         for episode, index, t_read in readouts:
             nest.Simulate(t_read - nest.biological_time)
@@ -424,12 +503,20 @@ class SequenceNetwork:
         active = self._active_per_element(times, senders, n_episodes)
         events = dap_meter.events
         in_dap = np.asarray(events["active_dendrite_readout"]) > 0.5
-        return TrainingHistory(sequences=self.sequences, error=errors.mean(axis=1), false_positives=fps.mean(axis=1),
-                               false_negatives=fns.mean(axis=1), predicted=predicted, active_neurons=active,
-                               spikes={"times": times, "senders": senders},
-                               dap_last_episode={"times": np.asarray(events["times"])[in_dap],
-                                                 "senders": np.asarray(events["senders"])[in_dap] - first},
-                               stimuli=stimuli)
+        return TrainingHistory(
+            sequences=self.sequences,
+            error=errors.mean(axis=1),
+            false_positives=fps.mean(axis=1),
+            false_negatives=fns.mean(axis=1),
+            predicted=predicted,
+            active_neurons=active,
+            spikes={"times": times, "senders": senders},
+            dap_last_episode={
+                "times": np.asarray(events["times"])[in_dap],
+                "senders": np.asarray(events["senders"])[in_dap] - first,
+            },
+            stimuli=stimuli,
+        )
 
     def _active_per_element(self, times, senders, n_episodes):
         """Number of distinct neurons of the stimulated subpopulation that fire within
@@ -481,10 +568,10 @@ class SequenceNetwork:
 # Replay
 
 
-def replay(network: SequenceNetwork, cues, *, interval: float = 250.0, seed: int = 1, threads: int | None = None) -> dict:
+def replay(network: SequenceNetwork, cues, *, interval: float = 250.0) -> dict:
     """Cue the trained network with first elements only and let it replay.
 
-    A new kernel holds the same neurons with the trained mature synapses as static ones
+    A fresh kernel (call ``nw.reset_kernel`` after training, before this) holds the same neurons with the trained mature synapses as static ones
     (learning off). As in Bouhadjar et al., the somatic threshold is lowered to a quarter
     so a dAP alone makes a neuron fire, and the dAP threshold to 70 %, so that
     predictions become activity and activity the next prediction. Returns the spikes and,
@@ -495,17 +582,31 @@ def replay(network: SequenceNetwork, cues, *, interval: float = 250.0, seed: int
         raise ValueError(f"cues {unknown} are not in the trained vocabulary {network.vocabulary}")
     mature = network.mature_synapses()
     c = network.config
-    nest = reset_kernel(seed=seed, threads=threads)
-    soma = dict(C_m=250.0, tau_m=10.0, tau_syn_soma=2.0, tau_syn_dend=5.0, tau_syn_inh=1.0, V_th=0.25 * c.V_th,
-                V_reset=0.0, t_ref=10.0, theta_dAP=0.7 * c.theta_dAP, I_p=c.I_p, tau_dAP=c.tau_dAP)
+    nest = require_fresh_kernel("replay")
+    soma = dict(
+        C_m=250.0,
+        tau_m=10.0,
+        tau_syn_soma=2.0,
+        tau_syn_dend=5.0,
+        tau_syn_inh=1.0,
+        V_th=0.25 * c.V_th,
+        V_reset=0.0,
+        t_ref=10.0,
+        theta_dAP=0.7 * c.theta_dAP,
+        I_p=c.I_p,
+        tau_dAP=c.tau_dAP,
+    )
     exc = nest.Create(network.neuron_model, c.n_elements * c.n_per_element, params=soma)
     receptors = {k.lower(): v for k, v in nest.GetDefaults(network.neuron_model)["receptor_types"].items()}
     if len(mature["source"]):
         ids = np.asarray(exc.tolist())
         count = len(mature["source"])
-        nest.Connect(ids[mature["source"]], ids[mature["target"]], "one_to_one",
-                     {"weight": np.full(count, c.w_mature), "delay": np.full(count, c.delay),
-                      "receptor_type": receptors["dend_spikes"]})
+        nest.Connect(
+            ids[mature["source"]],
+            ids[mature["target"]],
+            "one_to_one",
+            {"weight": np.full(count, c.w_mature), "delay": np.full(count, c.delay), "receptor_type": receptors["dend_spikes"]},
+        )
     # inhibition needs the whole subpopulation now, so replayed activity is not cut short
     inh = nest.Create("iaf_psc_exp", c.n_elements, params=INHIBITORY_NEURON)
     _connect_inhibition(nest, exc, inh, c, c.n_per_element, receptors["inh_spikes"])
@@ -515,8 +616,11 @@ def replay(network: SequenceNetwork, cues, *, interval: float = 250.0, seed: int
     for cue, t in zip(cues, cue_times):
         k = network.element_index[cue]
         generator = nest.Create("spike_generator", params={"spike_times": [t]})
-        nest.Connect(generator, exc[k * n:(k + 1) * n], syn_spec={"weight": w_stimulus, "delay": 0.1,
-                                                                  "receptor_type": receptors["soma_spikes"]})
+        nest.Connect(
+            generator,
+            exc[k * n : (k + 1) * n],
+            syn_spec={"weight": w_stimulus, "delay": 0.1, "receptor_type": receptors["soma_spikes"]},
+        )
     recorder = nest.Create("spike_recorder")
     nest.Connect(exc, recorder)
     nest.Simulate(cue_times[-1] + interval)
@@ -538,15 +642,23 @@ def replay(network: SequenceNetwork, cues, *, interval: float = 250.0, seed: int
 # Figures
 
 
-def plot_activity(network: SequenceNetwork, history: TrainingHistory | None = None, *, spikes=None, daps=None,
-                  t_range=None, stimuli=None, title: str = ""):
+def plot_activity(
+    network: SequenceNetwork,
+    history: TrainingHistory | None = None,
+    *,
+    spikes=None,
+    daps=None,
+    t_range=None,
+    stimuli=None,
+    title: str = "",
+):
     """Raster of the excitatory neurons, one band per element: somatic spikes (dots),
     dAPs (light lines) and stimuli (triangles). Senders are 0-based neuron indices, as
     in ``TrainingHistory`` and :func:`replay`'s result. By default the last training
     episode."""
     import matplotlib.pyplot as plt
 
-    from .plotting import PALETTE, apply_style
+    from ..core.plotting import PALETTE, apply_style
 
     apply_style()
     c = network.config
@@ -562,10 +674,8 @@ def plot_activity(network: SequenceNetwork, history: TrainingHistory | None = No
     for k in range(0, c.n_elements, 2):
         ax.axhspan(k * c.n_per_element, (k + 1) * c.n_per_element, color="0.93", zorder=0)
     if daps is not None and len(daps["times"]):
-        ax.plot(daps["times"], daps["senders"], "|", ms=2,
-                color=PALETTE[5], alpha=0.4, label="dAP (prediction)", zorder=1)
-    ax.plot(spikes["times"], spikes["senders"], ".", ms=2, color=PALETTE[1],
-            label="somatic spike", zorder=2)
+        ax.plot(daps["times"], daps["senders"], "|", ms=2, color=PALETTE[5], alpha=0.4, label="dAP (prediction)", zorder=1)
+    ax.plot(spikes["times"], spikes["senders"], ".", ms=2, color=PALETTE[1], label="somatic spike", zorder=2)
     if stimuli:
         for element, times in stimuli.items():
             k = network.element_index[element]
@@ -588,13 +698,15 @@ def plot_connectivity(network: SequenceNetwork):
     ones after, as matrices labelled with the elements."""
     import matplotlib.pyplot as plt
 
-    from .plotting import apply_style
+    from ..core.plotting import apply_style
 
     apply_style()
     labels = network.vocabulary + [""] * (network.config.n_elements - len(network.vocabulary))
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-    panels = [(network.connectivity(after_training=False, mature_only=False), "all synapses (before training)"),
-              (network.connectivity(after_training=True), "mature synapses after training")]
+    panels = [
+        (network.connectivity(after_training=False, mature_only=False), "all synapses (before training)"),
+        (network.connectivity(after_training=True), "mature synapses after training"),
+    ]
     for ax, (matrix, title) in zip(axes, panels):
         image = ax.imshow(matrix, cmap="viridis")
         ax.set_xticks(range(len(labels)), labels)

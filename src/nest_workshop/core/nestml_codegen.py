@@ -1,4 +1,4 @@
-"""NESTML code generation, run in a child process by :mod:`nest_workshop.nestml`.
+"""NESTML code generation, run in a child process by :mod:`nest_workshop.core.nestml`.
 
 Why a child process: NESTML keeps its configuration, symbol tables and log in
 process-wide state, prints freely, and imports NEST. Running it apart keeps a
@@ -8,7 +8,7 @@ Why no NESTML builder: this package compiles the generated code itself, against 
 ``nest-config`` stand-in that fits the NEST wheel, so that it can report the relevant
 part of the compiler log and keep a failed build out of the cache.
 
-Usage: ``python -m nest_workshop._nestml_codegen request.json result.json``.
+Usage: ``python -m nest_workshop.core.nestml_codegen request.json result.json``.
 The request holds ``files``, ``target`` ("NEST" or "NEST_compartmental"),
 ``target_path``, ``module_name`` and ``codegen_opts``. The result holds ``ok`` and
 ``errors``: a list of ``{"file", "line", "column", "message"}``.
@@ -70,8 +70,7 @@ def main(request_path: str, result_path: str) -> int:
         )
     except Exception as exc:  # e.g. an unknown codegen option, a bad neuron/synapse pair
         failed = True
-        errors.append({"file": None, "line": None, "column": None,
-                       "message": f"{type(exc).__name__}: {exc}"})
+        errors.append({"file": None, "line": None, "column": None, "message": f"{type(exc).__name__}: {exc}"})
         traceback.print_exc()
 
     for message_id, entry in sorted((Logger.get_log() or {}).items()):

@@ -10,7 +10,7 @@ with its quantity and unit.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -34,8 +34,20 @@ STYLE = {
 }
 
 # Units of NEST's common recordables, for axis labels.
-UNITS = {"V_m": "mV", "I_syn_ex": "pA", "I_syn_in": "pA", "I_syn": "pA", "I_e": "pA", "g_ex": "nS", "g_in": "nS",
-         "w": "pA", "I_SIC": "pA", "Ca_astro": "µM", "IP3": "µM", "weight": "pA"}
+UNITS = {
+    "V_m": "mV",
+    "I_syn_ex": "pA",
+    "I_syn_in": "pA",
+    "I_syn": "pA",
+    "I_e": "pA",
+    "g_ex": "nS",
+    "g_in": "nS",
+    "w": "pA",
+    "I_SIC": "pA",
+    "Ca_astro": "µM",
+    "IP3": "µM",
+    "weight": "pA",
+}
 
 
 def apply_style() -> None:
@@ -43,8 +55,15 @@ def apply_style() -> None:
     plt.rcParams.update(STYLE)
 
 
-def raster(spikes, *, n_neurons: int | None = None, t_range: tuple[float, float] | None = None,
-           bin_ms: float = 5.0, title: str = "", color: str | None = None):
+def raster(
+    spikes,
+    *,
+    n_neurons: int | None = None,
+    t_range: tuple[float, float] | None = None,
+    bin_ms: float = 5.0,
+    title: str = "",
+    color: str | None = None,
+):
     """Spike raster (top) and population rate (bottom) of one population.
 
     ``spikes`` is a spike recorder or its events dict; ``n_neurons`` (for the rate per
@@ -70,8 +89,14 @@ def raster(spikes, *, n_neurons: int | None = None, t_range: tuple[float, float]
     return fig, (ax_raster, ax_rate)
 
 
-def traces(recording, variables: str | Sequence[str], *, senders: Sequence[int] | None = None,
-           title: str = "", units: Mapping[str, str] | None = None):
+def traces(
+    recording,
+    variables: str | Sequence[str],
+    *,
+    senders: Sequence[int] | None = None,
+    title: str = "",
+    units: Mapping[str, str] | None = None,
+):
     """Time course of state variables recorded by a multimeter: one panel per variable,
     one line per recorded neuron (at most 8 are drawn, to keep figures readable)."""
     apply_style()
@@ -86,8 +111,7 @@ def traces(recording, variables: str | Sequence[str], *, senders: Sequence[int] 
     all_senders = np.asarray(events["senders"])
     chosen = list(senders) if senders is not None else list(np.unique(all_senders))[:8]
     units = {**UNITS, **(units or {})}
-    fig, axes = plt.subplots(len(variables), 1, sharex=True, squeeze=False,
-                             figsize=(8, 1.2 + 1.8 * len(variables)))
+    fig, axes = plt.subplots(len(variables), 1, sharex=True, squeeze=False, figsize=(8, 1.2 + 1.8 * len(variables)))
     axes = axes[:, 0]
     for ax, variable in zip(axes, variables):
         values = np.asarray(events[variable])
@@ -104,8 +128,15 @@ def traces(recording, variables: str | Sequence[str], *, senders: Sequence[int] 
     return fig, axes
 
 
-def learning_curve(curves: Mapping[str, Sequence[float]] | Sequence[float], *, ylabel: str = "loss",
-                   xlabel: str = "iteration", logy: bool = False, title: str = "", ax=None):
+def learning_curve(
+    curves: Mapping[str, Sequence[float]] | Sequence[float],
+    *,
+    ylabel: str = "loss",
+    xlabel: str = "iteration",
+    logy: bool = False,
+    title: str = "",
+    ax=None,
+):
     """One or more quantities over training (e.g. ``{"training loss": ..., "test loss": ...}``)."""
     apply_style()
     if not isinstance(curves, Mapping):

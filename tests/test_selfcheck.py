@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from nest_workshop import checks
+from nest_workshop.core import selfcheck as checks
 
 
 def test_passing_check_prints_the_evidence(capsys):
@@ -12,13 +12,16 @@ def test_passing_check_prints_the_evidence(capsys):
     assert capsys.readouterr().out.strip() == "✔ the network learned: test error 4 % < 10 %"
 
 
-@pytest.mark.parametrize("call", [
-    lambda: checks.check_less("error", 0.3, 0.1),
-    lambda: checks.check_greater("correlation", 0.5, 0.9),
-    lambda: checks.check_between("rate", 12.0, 1.0, 10.0, unit="spikes/s"),
-    lambda: checks.check_close("EPSP", 13.0, 12.0, rel=0.05, unit="mV"),
-    lambda: checks.check(False, "it works", "it did not"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: checks.check_less("error", 0.3, 0.1),
+        lambda: checks.check_greater("correlation", 0.5, 0.9),
+        lambda: checks.check_between("rate", 12.0, 1.0, 10.0, unit="spikes/s"),
+        lambda: checks.check_close("EPSP", 13.0, 12.0, rel=0.05, unit="mV"),
+        lambda: checks.check(False, "it works", "it did not"),
+    ],
+)
 def test_failing_check_raises_with_what_was_measured(call):
     with pytest.raises(checks.SelfCheckError, match="NOT TRUE"):
         call()

@@ -8,7 +8,7 @@ as many inputs. In-degrees stay those of the workshop networks, so memory and ti
 in proportion to ``size`` (see README, "Scaling up").
 
 Every rank simulates its share; the results are gathered from all ranks
-(:mod:`nest_workshop.parallel`) and written once, by rank 0, into the output folder:
+(:mod:`nest_workshop.scaleout.gather`) and written once, by rank 0, into the output folder:
 
 ``summary.json``
     What ran (network, size, seed, ranks, threads per rank, virtual processes, NEST
@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import parallel
+from ..core.kernel import default_threads, import_nest, reset_kernel
+from . import gather
 
 NETWORKS = ("astrocytes", "eprop")
 STATISTICS_NEURONS = 500  # correlation and χ over this many neurons: O(n²) memory
@@ -59,21 +60,29 @@ def _check_size(size: float) -> float:
 
 
 def _run_info(network: str, size: float, seed: int, threads: int) -> dict:
-    nest = parallel._nest()
-    return {"network": network, "size": size, "seed": seed, "ranks": parallel.num_processes(),
-            "threads_per_rank": threads, "virtual_processes": parallel.num_processes() * threads,
-            "nest_version": nest.__version__, "nest_has_mpi": bool(nest.build_info.get("have_mpi", False))}
+    nest = import_nest()
+    return {
+        "network": network,
+        "size": size,
+        "seed": seed,
+        "ranks": gather.num_processes(),
+        "threads_per_rank": threads,
+        "virtual_processes": gather.num_processes() * threads,
+        "nest_version": nest.__version__,
+        "nest_has_mpi": bool(nest.build_info.get("have_mpi", False)),
+    }
 
 
-def run_astrocytes(size: float = 1.0, *, seed: int = 1, threads: int = 1, t_sim: float = 1000.0,
-                   sic: bool = True) -> tuple[dict, dict]:
+def run_astrocytes(
+    size: float = 1.0, *, seed: int = 1, threads: int = 1, t_sim: float = 1000.0, sic: bool = True
+) -> tuple[dict, dict]:
     """The astrocytes part's balanced network with ``size`` x 1,000 neurons.
 
     Returns (summary, spikes) as described in the module docstring. All neurons are
     recorded. ``size`` must be at least 0.5 (the in-degree of 400 excitatory inputs
     needs 500 excitatory neurons).
     """
-    from .astrocytes import BalancedNetworkConfig, network_statistics, run_balanced_network
+    from ..parts.astrocytes import BalancedNetworkConfig, network_statistics, run_balanced_network
 
     size = _check_size(size)
     n_neurons = int(round(1000 * size))
@@ -81,12 +90,15 @@ def run_astrocytes(size: float = 1.0, *, seed: int = 1, threads: int = 1, t_sim:
     try:
         config.validate()
     except ValueError as error:
-        raise ValueError(f"size {size} gives {n_neurons} neurons, which the network cannot have: {error} "
-                         "(use a size of at least 0.5)") from None
+        raise ValueError(
+            f"size {size} gives {n_neurons} neurons, which the network cannot have: {error} (use a size of at least 0.5)"
+        ) from None
     started = time.perf_counter()
-    result = run_balanced_network(config, sic=sic, seed=seed, threads=threads)
+    # This command owns its process, and so its kernel: it resets it, like a notebook.
+    reset_kernel(seed=seed, threads=threads)
+    result = run_balanced_network(config, sic=sic)
     wall = time.perf_counter() - started
-    n_connections = parallel.count_connections()
+    n_connections = gather.count_connections()
     # Irregularity and synchrony over a fixed number of neurons: their cost grows as n².
     sample = dataclasses.replace(result, recorded=result.recorded[:STATISTICS_NEURONS])
     keep = np.isin(result.spikes["senders"], sample.recorded)
@@ -96,60 +108,81 @@ def run_astrocytes(size: float = 1.0, *, seed: int = 1, threads: int = 1, t_sim:
     times = result.spikes["times"]
     summary = {
         **_run_info("astrocytes", size, seed, threads),
-        "n_neurons": n_neurons, "n_astrocytes": config.n_astrocytes, "n_connections": n_connections,
-        "t_sim_ms": config.t_sim, "sic": sic, "n_spikes": int(times.size),
+        "n_neurons": n_neurons,
+        "n_astrocytes": config.n_astrocytes,
+        "n_connections": n_connections,
+        "t_sim_ms": config.t_sim,
+        "sic": sic,
+        "n_spikes": int(times.size),
         "rate_hz": float(np.count_nonzero(times >= t_start) / n_neurons / ((config.t_sim - t_start) / 1000.0)),
-        "statistics_window_ms": [t_start, config.t_sim], "statistics_neurons": len(sample.recorded),
-        "cv": stats["cv"], "chi": stats["chi"], "correlation": stats["correlation"],
-        "wall_s": wall, "peak_memory_mb_per_rank": parallel.allgather(peak_memory_mb()),
+        "statistics_window_ms": [t_start, config.t_sim],
+        "statistics_neurons": len(sample.recorded),
+        "cv": stats["cv"],
+        "chi": stats["chi"],
+        "correlation": stats["correlation"],
+        "wall_s": wall,
+        "peak_memory_mb_per_rank": gather.allgather(peak_memory_mb()),
     }
     return summary, {"times": result.spikes["times"], "senders": result.spikes["senders"].astype(np.int64)}
 
 
-def run_eprop(size: float = 1.0, *, seed: int = 1, threads: int = 1, iterations: int = 20,
-              learning_rate: float = 5e-4) -> tuple[dict, dict]:
+def run_eprop(
+    size: float = 1.0, *, seed: int = 1, threads: int = 1, iterations: int = 20, learning_rate: float = 5e-4
+) -> tuple[dict, dict]:
     """The e-prop pattern-generation network (sine target) with ``size`` x 100
     recurrent neurons and inputs, trained for ``iterations``. Returns (summary, weights)."""
-    from .eprop import PatternGenerator, sine_pattern
-    from .kernel import reset_kernel
+    from ..parts.eprop import PatternGenerator, sine_pattern
 
     size = _check_size(size)
     n = int(round(100 * size))
     if not 2 <= n <= 2000:
         raise ValueError(f"size {size} gives {n} recurrent neurons; e-prop here takes 2 to 2000 (size 0.02 to 20)")
     started = time.perf_counter()
-    reset_kernel(seed=seed, threads=threads)
+    reset_kernel(seed=seed, threads=threads, resolution=1.0)
     network = PatternGenerator(sine_pattern(), n_input=n, n_rec=n, seed=seed, record_neurons=0)
     history = network.train(iterations, learning_rate, progress=False)
     wall = time.perf_counter() - started
-    weights = parallel.gather_connections(("source", "target", "weight"), synapse_model="eprop_synapse")
+    weights = gather.gather_connections(("source", "target", "weight"), synapse_model="eprop_synapse")
     loss = [float(x) for x in history["loss"]]
     summary = {
         **_run_info("eprop", size, seed, threads),
-        "n_input": n, "n_recurrent": n, "iterations": int(iterations), "learning_rate": learning_rate,
-        "n_eprop_synapses": int(weights["weight"].size), "loss": loss, "first_loss": loss[0], "last_loss": loss[-1],
-        "wall_s": wall, "peak_memory_mb_per_rank": parallel.allgather(peak_memory_mb()),
+        "n_input": n,
+        "n_recurrent": n,
+        "iterations": int(iterations),
+        "learning_rate": learning_rate,
+        "n_eprop_synapses": int(weights["weight"].size),
+        "loss": loss,
+        "first_loss": loss[0],
+        "last_loss": loss[-1],
+        "wall_s": wall,
+        "peak_memory_mb_per_rank": gather.allgather(peak_memory_mb()),
     }
     return summary, {key: np.asarray(value) for key, value in weights.items()}
 
 
-def main(network: str, size: float, out: str | Path, *, seed: int = 1, threads: int | None = None,
-         t_sim: float = 1000.0, iterations: int = 20) -> dict:
+def main(
+    network: str,
+    size: float,
+    out: str | Path,
+    *,
+    seed: int = 1,
+    threads: int | None = None,
+    t_sim: float = 1000.0,
+    iterations: int = 20,
+) -> dict:
     """Run ``network`` and write its files into ``out`` (rank 0 writes); return the summary."""
     if network not in NETWORKS:
         raise ValueError(f"unknown network {network!r}; choose one of {', '.join(NETWORKS)}")
     if threads is None:
         # Under MPI each rank is usually placed on its own cores: one thread per rank,
         # unless told otherwise. Alone, use the machine's cores.
-        from .kernel import default_threads
-
-        threads = 1 if parallel.num_processes() > 1 else default_threads()
+        threads = 1 if gather.num_processes() > 1 else default_threads()
     out = Path(out)
     if network == "astrocytes":
         summary, spikes = run_astrocytes(size, seed=seed, threads=threads, t_sim=t_sim)
-        parallel.write_npz(out / "spikes.npz", **spikes)
+        gather.write_npz(out / "spikes.npz", **spikes)
     else:
         summary, weights = run_eprop(size, seed=seed, threads=threads, iterations=iterations)
-        parallel.write_npz(out / "weights.npz", **weights)
-    parallel.write_json(out / "summary.json", summary)
+        gather.write_npz(out / "weights.npz", **weights)
+    gather.write_json(out / "summary.json", summary)
     return summary

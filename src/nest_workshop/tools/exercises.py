@@ -16,6 +16,12 @@ and the participant version keeps the surrounding code and gets, in its place::
 
 In a Markdown cell the block becomes "*YOUR ANSWER HERE*". Outputs are removed.
 
+A code cell with a blank exercise carries the cell tag ``raises-exception``. JupyterLab
+then sends it with ``stop_on_error`` off, so *Run All Cells* goes on past a blank
+exercise instead of cancelling every cell after it (and nbclient and nbval expect its
+error). Later cells never depend on an exercise's result, or fall back to a provided
+value and say so, so the rest of the notebook runs.
+
 The participant notebook records a digest of what was generated. Regenerating refuses
 to overwrite a participant notebook whose cells differ from that record (a participant
 wrote in it, or ran it) unless ``force=True``; then the old file is kept as a backup.
@@ -39,6 +45,8 @@ END = re.compile(r"^[ \t]*### END SOLUTION\s*$")
 METADATA_KEY = "nest_workshop"
 DEFAULT_TASK = "write the code described above"
 NOTE_TAG = "participant-note"
+# Cells that raise on purpose: JupyterLab's Run All continues past them.
+RAISES_TAG = "raises-exception"
 
 
 class ExerciseFormatError(ValueError):
@@ -99,8 +107,12 @@ def make_participant(solution_nb, solution_name: str):
         if cell.cell_type in ("code", "markdown"):
             lines = cell.source.split("\n")
             blanked = _blank_block(lines, f"{solution_name}, cell {index + 1}", markdown=cell.cell_type == "markdown")
-            n_exercises += sum(1 for line in lines if BEGIN.match(line))
+            exercises_here = sum(1 for line in lines if BEGIN.match(line))
+            n_exercises += exercises_here
             cell.source = "\n".join(blanked)
+            if exercises_here and cell.cell_type == "code":
+                tags = list(cell.metadata.get("tags", []))
+                cell.metadata["tags"] = tags + [RAISES_TAG] if RAISES_TAG not in tags else tags
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -161,7 +173,8 @@ def generate(solution: Path, *, force: bool = False, check_only: bool = False) -
         if not force:
             raise EditedNotebookError(
                 f"{target} was edited since it was generated (someone wrote in it or ran it); it was not overwritten. "
-                "Save your work under another name, or run again with --force to keep a backup copy and regenerate.")
+                "Save your work under another name, or run again with --force to keep a backup copy and regenerate."
+            )
         backup = target.with_name(f"{target.stem}.edited-{time.strftime('%Y%m%d-%H%M%S')}.ipynb")
         target.rename(backup)
     tmp = target.with_name(f".{target.name}.tmp")

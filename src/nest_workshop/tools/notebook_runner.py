@@ -29,8 +29,8 @@ class NotebookRun:
     passed: bool
     wall_s: float
     peak_memory_gb: float
-    nestml: str          # "built", "cached" or "-" (no NESTML module)
-    error: str = ""      # the failing cell and its error
+    nestml: str  # "built", "cached" or "-" (no NESTML module)
+    error: str = ""  # the failing cell and its error
 
 
 class TreeMemoryMonitor(threading.Thread):
@@ -66,8 +66,13 @@ class TreeMemoryMonitor(threading.Thread):
 
 
 def _nestml_status(nb) -> str:
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                   if o.get("output_type") == "stream")
+    text = "".join(
+        o.get("text", "")
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
     sources = "".join(c.source for c in nb.cells if c.cell_type == "code")
     if BUILD_MESSAGE in text:
         return "built"
@@ -78,8 +83,7 @@ def run_notebook(path: Path, timeout: float = 1800.0) -> NotebookRun:
     """Execute one notebook in a fresh kernel and measure it."""
     path = Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
     error, monitor = "", None
     try:
@@ -110,8 +114,9 @@ def format_table(runs: list[NotebookRun], root: Path) -> str:
             name = str(run.notebook.relative_to(root))
         except ValueError:
             name = str(run.notebook)
-        rows.append((name, "pass" if run.passed else f"FAIL {run.error}", f"{run.wall_s:.1f}",
-                     f"{run.peak_memory_gb:.2f}", run.nestml))
+        rows.append(
+            (name, "pass" if run.passed else f"FAIL {run.error}", f"{run.wall_s:.1f}", f"{run.peak_memory_gb:.2f}", run.nestml)
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))

@@ -10,11 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from nest_workshop import mpi_setup
+from nest_workshop.scaleout import mpi_wheel as mpi_setup
 
-FIELDS = {"recipe": 1, "nest": "3.10.0", "cmake_defines": {"with-mpi": "ON"}, "openmpi": "4.1.4",
-          "gsl": "2.7.1", "ltdl": "2.4.7", "python_abi": "cpython-311-x86_64-linux-gnu", "machine": "x86_64",
-          "os": "debian-12", "build_requirements": ["cython==3.3.1"]}
+FIELDS = {
+    "recipe": 1,
+    "nest": "3.10.0",
+    "cmake_defines": {"with-mpi": "ON"},
+    "openmpi": "4.1.4",
+    "gsl": "2.7.1",
+    "ltdl": "2.4.7",
+    "python_abi": "cpython-311-x86_64-linux-gnu",
+    "machine": "x86_64",
+    "os": "debian-12",
+    "build_requirements": ["cython==3.3.1"],
+}
 
 
 class FakeBuilder:
@@ -42,8 +51,14 @@ def entries(root: Path) -> list[str]:
 def test_key_changes_with_every_field():
     base = mpi_setup.key_of(FIELDS)
     assert base.startswith("nest-3.10.0-mpi-")
-    for name, other in [("openmpi", "5.0.7"), ("python_abi", "cpython-312-x86_64-linux-gnu"), ("os", "ubuntu-24.04"),
-                        ("nest", "3.9.0"), ("gsl", "2.8"), ("cmake_defines", {"with-mpi": "OFF"})]:
+    for name, other in [
+        ("openmpi", "5.0.7"),
+        ("python_abi", "cpython-312-x86_64-linux-gnu"),
+        ("os", "ubuntu-24.04"),
+        ("nest", "3.9.0"),
+        ("gsl", "2.8"),
+        ("cmake_defines", {"with-mpi": "OFF"}),
+    ]:
         assert mpi_setup.key_of({**FIELDS, name: other}) != base, name
 
 
@@ -114,18 +129,18 @@ def test_failed_build_leaves_nothing(tmp_path):
 def test_killed_build_leaves_no_entry_and_its_leftovers_are_removed(tmp_path):
     # A build killed with SIGKILL cannot clean up: its temporary folder stays, the entry
     # does not exist, and the next build removes the leftovers.
-    script = (
+    script = (  # noqa: UP031 (a script with braces of its own is easier to read with %r)
         "import os, signal, sys; sys.path.insert(0, %r)\n"
-        "from nest_workshop import mpi_setup\n"
+        "from nest_workshop.scaleout import mpi_wheel as mpi_setup\n"
         "def killed(workdir):\n"
         "    (workdir / 'partial.whl').write_bytes(b'PK')\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
         "mpi_setup.cached_wheel(root=%r, fields=%r, builder=killed)\n"
-    ) % (str(Path(mpi_setup.__file__).parents[1]), str(tmp_path), FIELDS)
+    ) % (str(Path(mpi_setup.__file__).parents[2]), str(tmp_path), FIELDS)
     result = subprocess.run([sys.executable, "-c", script])
     assert result.returncode == -9
     leftovers = entries(tmp_path)
-    assert len(leftovers) == 1 and ".tmp-" in leftovers[0]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".build-")
     key = mpi_setup.key_of(FIELDS)
     assert not (tmp_path / key).exists()
     wheel, built = mpi_setup.cached_wheel(root=tmp_path, fields=FIELDS, builder=FakeBuilder())

@@ -53,17 +53,27 @@ def _require_number(name: str, value) -> float:
 def check_less(name: str, value, bound, *, unit: str = "", claim: str | None = None, hint: str = "") -> None:
     """Check ``value < bound``; e.g. an error below a threshold."""
     value, bound = _require_number(name, value), _require_number("the bound", bound)
-    check(value < bound, claim or f"{name} is below {_fmt(bound, unit)}",
-                 f"{name} {_fmt(value, unit)} < {_fmt(bound, unit)}" if value < bound else
-                 f"{name} is {_fmt(value, unit)}, not below {_fmt(bound, unit)}", hint)
+    check(
+        value < bound,
+        claim or f"{name} is below {_fmt(bound, unit)}",
+        f"{name} {_fmt(value, unit)} < {_fmt(bound, unit)}"
+        if value < bound
+        else f"{name} is {_fmt(value, unit)}, not below {_fmt(bound, unit)}",
+        hint,
+    )
 
 
 def check_greater(name: str, value, bound, *, unit: str = "", claim: str | None = None, hint: str = "") -> None:
     """Check ``value > bound``; e.g. a correlation above a threshold."""
     value, bound = _require_number(name, value), _require_number("the bound", bound)
-    check(value > bound, claim or f"{name} is above {_fmt(bound, unit)}",
-                 f"{name} {_fmt(value, unit)} > {_fmt(bound, unit)}" if value > bound else
-                 f"{name} is {_fmt(value, unit)}, not above {_fmt(bound, unit)}", hint)
+    check(
+        value > bound,
+        claim or f"{name} is above {_fmt(bound, unit)}",
+        f"{name} {_fmt(value, unit)} > {_fmt(bound, unit)}"
+        if value > bound
+        else f"{name} is {_fmt(value, unit)}, not above {_fmt(bound, unit)}",
+        hint,
+    )
 
 
 def check_between(name: str, value, low, high, *, unit: str = "", claim: str | None = None, hint: str = "") -> None:
@@ -73,9 +83,14 @@ def check_between(name: str, value, low, high, *, unit: str = "", claim: str | N
     if low > high:
         raise ValueError(f"empty range: low {low} > high {high}")
     inside = low <= value <= high
-    check(inside, claim or f"{name} is between {_fmt(low, unit)} and {_fmt(high, unit)}",
-                 f"{name} {_fmt(value, unit)} lies in [{_fmt(low, unit)}, {_fmt(high, unit)}]" if inside else
-                 f"{name} is {_fmt(value, unit)}, outside [{_fmt(low, unit)}, {_fmt(high, unit)}]", hint)
+    check(
+        inside,
+        claim or f"{name} is between {_fmt(low, unit)} and {_fmt(high, unit)}",
+        f"{name} {_fmt(value, unit)} lies in [{_fmt(low, unit)}, {_fmt(high, unit)}]"
+        if inside
+        else f"{name} is {_fmt(value, unit)}, outside [{_fmt(low, unit)}, {_fmt(high, unit)}]",
+        hint,
+    )
 
 
 def check_close(name: str, value, expected, *, rel: float, unit: str = "", claim: str | None = None, hint: str = "") -> None:
@@ -85,5 +100,9 @@ def check_close(name: str, value, expected, *, rel: float, unit: str = "", claim
         raise ValueError(f"rel must be a positive tolerance, got {rel!r}")
     deviation = abs(value - expected) / abs(expected) if expected != 0 else abs(value)
     ok = deviation <= rel
-    check(ok, claim or f"{name} matches {_fmt(expected, unit)} within {100 * rel:.3g} %",
-                 f"{name} {_fmt(value, unit)} vs {_fmt(expected, unit)} (off by {100 * deviation:.2g} %)", hint)
+    check(
+        ok,
+        claim or f"{name} matches {_fmt(expected, unit)} within {100 * rel:.3g} %",
+        f"{name} {_fmt(value, unit)} vs {_fmt(expected, unit)} (off by {100 * deviation:.2g} %)",
+        hint,
+    )

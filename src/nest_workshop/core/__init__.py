@@ -1,0 +1,8 @@
+"""The runtime core: what the notebooks use while they run.
+
+``kernel`` resets NEST (the only module that does), ``nestml`` builds and loads NESTML
+models through ``build_cache``, ``analysis`` and ``plotting`` read and draw recorder
+data, ``selfcheck`` holds the notebooks' self-checks, ``environment`` the first-cell
+check and ``validation`` the input checks the parts share. Nothing here imports a part,
+a tool or the scale-out package.
+"""

@@ -1,0 +1,92 @@
+"""The one build-cache mechanism: what is built once is kept, and never kept half-built.
+
+Used by the NESTML builder (:mod:`nest_workshop.core.nestml`, built modules) and by the
+MPI wheel builder (:mod:`nest_workshop.scaleout.mpi_wheel`, an MPI-enabled NEST wheel).
+Both build something slow into a cache folder, where each entry is a sub-folder named
+by a key. The rules that keep such a cache sound:
+
+* **One builder per entry.** :func:`entry_lock` is an exclusive file lock between
+  processes; the operating system releases it when its holder dies. A second process
+  asking for the same entry waits, then finds it built.
+* **Build aside, publish in one step.** :func:`staging` makes a temporary folder inside
+  the cache (``.build-<pid>-<entry>-*``) and removes it afterwards, whatever happened;
+  :func:`publish` renames the finished folder into place. A build that fails or is
+  interrupted therefore never leaves a cache entry behind.
+* **Sweep what killed builds left.** A process killed with SIGKILL cannot clean up: its
+  temporary folder stays. :func:`remove_stale_temporaries` removes the temporary
+  folders whose process is gone.
+
+Standard library only: the MPI wheel builder runs before any environment exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+TEMPORARY_PREFIX = ".build-"
+_TEMPORARY_NAME = re.compile(r"\.build-(\d+)-")
+
+
+@contextlib.contextmanager
+def entry_lock(root: Path, name: str):
+    """Hold the exclusive lock of entry ``name`` of the cache ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{name}.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(root: Path) -> list[Path]:
+    """Remove the temporary folders of builds whose process is gone; return them."""
+    removed = []
+    for folder in root.glob(f"{TEMPORARY_PREFIX}*"):
+        match = _TEMPORARY_NAME.match(folder.name)
+        if match and not _pid_alive(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+@contextlib.contextmanager
+def staging(root: Path, name: str):
+    """A temporary build folder for entry ``name`` inside ``root``, removed on exit.
+
+    Inside the cache folder, so that :func:`publish` is a rename on one file system.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-{name}-", dir=root))
+    try:
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def publish(staged: Path, entry: Path) -> Path:
+    """Make the finished folder ``staged`` the cache entry ``entry``, in one rename.
+
+    An older entry of the same name (unusable, or from an older recipe) is replaced.
+    Call it while holding :func:`entry_lock`.
+    """
+    if entry.exists():
+        shutil.rmtree(entry)
+    os.rename(staged, entry)
+    return entry
