@@ -168,10 +168,6 @@ def _network_builders():
     tree = compartmental.BallAndSticks().compartments()
     return {
         "astrocytes.drive_astrocytes": lambda: astrocytes.drive_astrocytes([1.0], t_sim=10.0),
-        "astrocytes.tripartite_pair": lambda: astrocytes.tripartite_pair(1.0, t_sim=10.0),
-        "astrocytes.pool_network": lambda: astrocytes.pool_network(
-            4, 2, 2, p_primary=0.5, p_third=0.5, pool_size=1, pool_type="random"
-        ),
         "astrocytes.run_balanced_network": lambda: astrocytes.run_balanced_network(),
         "compartmental.synchronous_input": lambda: compartmental.synchronous_input([1], weight=0.001),
         "compartmental.summation": lambda: compartmental.summation(2, layout="clustered", weight=0.001, receptor_type="AMPA"),

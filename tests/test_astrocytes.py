@@ -35,21 +35,75 @@ def test_calcium_response_on_a_known_trace():
         A.calcium_response(trace, t_from=20000.0)
 
 
-def test_sic_raises_the_rate_of_the_postsynaptic_neuron():
-    reset_kernel(seed=1, threads=1)
-    on = A.tripartite_pair(50.0, t_sim=20000.0)
-    reset_kernel(seed=1, threads=1)
-    off = A.tripartite_pair(0.0, t_sim=20000.0)
-    assert np.all(off["neuron"]["I_SIC"] == 0) and on["neuron"]["I_SIC"].max() > 100
-    assert len(on["spike_times"]) > 2 * len(off["spike_times"]) > 0
-    assert on["neuron"]["V_m"].mean() > off["neuron"]["V_m"].mean() + 1.0
-    # the astrocyte is the same in both runs: SIC changes the neuron only
-    assert np.array_equal(on["astrocyte"]["Ca_astro"], off["astrocyte"]["Ca_astro"])
+def tripartite_circuit(w_sic, t_sim=20000.0):
+    """Notebook 2's circuit: 100 Poisson parrots drive a neuron with SIC, its twin without,
+    and the astrocyte."""
+    nest = reset_kernel(seed=1, threads=1)
+    astrocyte = nest.Create("astrocyte_lr_1994")
+    post, twin = nest.Create("aeif_cond_alpha_astro", 2, params={"tau_syn_ex": 2.0})
+    pre = nest.Create("parrot_neuron", 100)
+    nest.Connect(nest.Create("poisson_generator", params={"rate": 3.0}), pre)
+    nest.Connect(pre, post + twin, syn_spec={"weight": 4.0})
+    nest.Connect(pre, astrocyte, syn_spec={"weight": 1.0})
+    nest.Connect(astrocyte, post, syn_spec={"synapse_model": "sic_connection", "weight": w_sic})
+    spikes = nest.Create("spike_recorder")
+    nest.Connect(post + twin, spikes)
+    meter = nest.Create("multimeter", params={"record_from": ["V_m", "I_SIC"], "interval": 1.0})
+    nest.Connect(meter, post + twin)
+    nest.Simulate(t_sim)
+    return post, twin, spikes, A.traces_by_node(meter)
 
 
-def test_pool_network_counts_match_the_rule():
-    reset_kernel(seed=1, threads=1)
-    net = A.pool_network(40, 20, 40, p_primary=0.5, p_third=0.4, pool_size=2, pool_type="block")
+def test_sic_raises_the_rate_of_the_neuron_but_not_of_its_twin():
+    post, twin, spikes, traces = tripartite_circuit(50.0)
+    on, off = traces[post.global_id], traces[twin.global_id]
+    assert np.all(off["I_SIC"] == 0) and on["I_SIC"].max() > 100
+    rate_on, rate_off = (A.late_rate(spikes, n, 5000.0, 20000.0) for n in (post, twin))
+    assert rate_on > 2 * rate_off > 0
+    assert on["V_m"].mean() > off["V_m"].mean() + 1.0
+    # without SIC the two neurons are the same: same input spikes, same spikes out
+    post, twin, spikes, traces = tripartite_circuit(0.0)
+    assert np.array_equal(traces[post.global_id]["V_m"], traces[twin.global_id]["V_m"])
+    assert A.late_rate(spikes, post, 0.0, 20000.0) == A.late_rate(spikes, twin.global_id, 0.0, 20000.0)
+
+
+def test_late_rate_counts_one_node_in_a_window():
+    nest = reset_kernel(seed=1, threads=1)
+    neurons = nest.Create("parrot_neuron", 2)
+    nest.Connect(nest.Create("spike_generator", params={"spike_times": [10.0, 20.0, 30.0, 1500.0]}), neurons[0])
+    spikes = nest.Create("spike_recorder")
+    nest.Connect(neurons, spikes)
+    nest.Simulate(2000.0)
+    assert A.late_rate(spikes, neurons[0], 0.0, 1000.0) == pytest.approx(3.0)
+    assert A.late_rate(spikes, neurons[0], 1000.0, 2000.0) == pytest.approx(1.0)
+    assert A.late_rate(spikes, neurons[1], 0.0, 2000.0) == 0.0
+    with pytest.raises(ValueError, match="must be after"):
+        A.late_rate(spikes, neurons[0], 100.0, 100.0)
+
+
+def tripartite(pool_type, pool_size, n_pre=40, n_post=20, n_astro=40, p=0.5, p_third=0.4, seed=1):
+    nest = reset_kernel(seed=seed, threads=1)
+    pre = nest.Create("aeif_cond_alpha_astro", n_pre)
+    post = nest.Create("aeif_cond_alpha_astro", n_post)
+    astro = nest.Create("astrocyte_lr_1994", n_astro)
+    nest.TripartiteConnect(
+        pre,
+        post,
+        astro,
+        conn_spec={"rule": "pairwise_bernoulli", "p": p},
+        third_factor_conn_spec={
+            "rule": "third_factor_bernoulli_with_pool",
+            "p": p_third,
+            "pool_size": pool_size,
+            "pool_type": pool_type,
+        },
+        syn_specs={"third_out": {"synapse_model": "sic_connection"}},
+    )
+    return pre, post, astro
+
+
+def test_counts_of_a_block_pool_network_match_the_rule():
+    net = A.count_tripartite(*tripartite("block", 2))
     assert abs(net["n_primary"] - 400) < 4 * np.sqrt(400 * 0.25)
     assert net["n_third_in"] == net["n_third_out"] == net["astro_to_post"].sum()
     expected = 0.4 * net["n_primary"]
@@ -60,8 +114,7 @@ def test_pool_network_counts_match_the_rule():
 
 
 def test_random_pools_have_at_most_pool_size_astrocytes():
-    reset_kernel(seed=2, threads=1)
-    net = A.pool_network(50, 10, 30, p_primary=0.8, p_third=1.0, pool_size=3, pool_type="random")
+    net = A.count_tripartite(*tripartite("random", 3, n_pre=50, n_post=10, n_astro=30, p=0.8, p_third=1.0, seed=2))
     per_target = (net["astro_to_post"] > 0).sum(axis=1)
     assert per_target.max() <= 3 and per_target.min() >= 1
 
@@ -69,32 +122,38 @@ def test_random_pools_have_at_most_pool_size_astrocytes():
 def test_block_pool_with_shared_astrocytes():
     assert [A.block_pool(i, 20, 10, 1) for i in (0, 1, 2, 19)] == [[0], [0], [1], [9]]
     assert A.block_pool(3, 10, 20, 2) == [6, 7]
+    with pytest.raises(ValueError, match="n_targets x pool_size = n_astrocytes"):
+        A.block_pool(0, 20, 30, 2)
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(p_primary=1.5), "p_primary must be a probability"),
-        (dict(p_third=-0.1), "p_third must be a probability"),
-        (dict(pool_size=50), "larger than the astrocyte population"),
-        (dict(pool_type="ring"), "pool_type must be one of"),
-        (dict(pool_type="block", pool_size=3), "n_targets x pool_size = n_astrocytes"),
-        (dict(n_post=0), "number of target neurons"),
+        (dict(p_third=1.5), "0 ≤ p_third_if_primary ≤ 1"),
+        (dict(pool_size=50, n_astro=20), "pool_size ≤ size of third-factor population"),
+        (dict(pool_type="ring"), "pool_type must be 'random' or 'block'"),
+        (dict(pool_type="block", pool_size=2, n_astro=30), "size\\(targets\\) \\* pool_size == size\\(third factor\\)"),
     ],
 )
-def test_bad_pool_settings_are_explained(kwargs, message):
-    settings = dict(n_pre=10, n_post=10, n_astrocytes=20, p_primary=0.5, p_third=0.5, pool_size=2, pool_type="random")
+def test_nest_explains_bad_pool_settings(kwargs, message):
+    """The notebooks call TripartiteConnect directly: NEST's own errors must say what fits."""
+    settings = dict(pool_type="random", pool_size=2)
     settings.update(kwargs)
-    with pytest.raises(ValueError, match=message):
-        A.pool_network(settings.pop("n_pre"), settings.pop("n_post"), settings.pop("n_astrocytes"), **settings)
+    with pytest.raises(Exception, match=message):
+        tripartite(**settings)
+
+
+def test_the_tripartite_drawing_shows_every_connection():
+    pre, post, astro = tripartite("block", 2, n_pre=6, n_post=4, n_astro=8, p=1.0, p_third=0.5)
+    ax = A.plot_tripartite(pre, post, astro)
+    net = A.count_tripartite(pre, post, astro)
+    assert len(ax.lines) == net["n_primary"] + net["n_third_in"] + net["n_third_out"]
 
 
 @pytest.mark.parametrize(
     "call, message",
     [
         (lambda: A.drive_astrocytes([-5.0]), "input rate"),
-        (lambda: A.tripartite_pair(-1.0), "w_sic"),
-        (lambda: A.tripartite_pair(1.0, n_pre=0), "n_pre"),
         (lambda: A.run_balanced_network(A.BalancedNetworkConfig(n_neurons=100)), "indegree_exc"),
         (lambda: A.run_balanced_network(A.BalancedNetworkConfig(ip3_init=-1.0)), "ip3_init"),
     ],

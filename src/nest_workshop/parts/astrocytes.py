@@ -5,13 +5,14 @@ NEST's models (3.10): ``astrocyte_lr_1994`` (IP3 and calcium dynamics, Li & Rinz
 ``sic_connection`` (astrocyte → neuron). ``nest.TripartiteConnect`` pairs neuron–neuron
 connections with astrocytes drawn from each target neuron's pool.
 
-Experiments, one per notebook:
+What the notebooks leave to this module:
 
-- :func:`drive_astrocytes` — single astrocytes driven by Poisson spike input;
-- :func:`tripartite_pair` — presynaptic neurons drive an astrocyte and a neuron, the
-  astrocyte sends SIC to the neuron;
-- :func:`pool_network` — who connects to which astrocyte under the pool rules;
-- :func:`run_balanced_network` — a Brunel-type E/I network with astrocytes.
+- :func:`drive_astrocytes` — single astrocytes driven by Poisson spike input (notebook 1);
+- :func:`traces_by_node`, :func:`late_rate` — read the recorders of a tripartite circuit
+  that notebook 2 builds in its own cells;
+- :func:`count_tripartite`, :func:`block_pool`, :func:`plot_tripartite` — count and draw
+  the connections a ``TripartiteConnect`` call made (notebook 3);
+- :func:`run_balanced_network` — a Brunel-type E/I network with astrocytes (notebook 4).
 """
 
 from __future__ import annotations
@@ -29,40 +30,6 @@ from ..scaleout.gather import gather_events
 
 ASTROCYTE = "astrocyte_lr_1994"
 NEURON = "aeif_cond_alpha_astro"
-POOL_TYPES = ("random", "block")
-
-
-# ---------------------------------------------------------------------------
-# Input validation: a clear message naming what is accepted
-
-
-def validate_pool(n_targets: int, n_astrocytes: int, pool_size: int, pool_type: str) -> None:
-    """Check a pool specification against the rule's constraints, in plain words.
-
-    ``random``: every target neuron gets ``pool_size`` distinct astrocytes drawn at random,
-    so ``1 <= pool_size <= n_astrocytes``. ``block``: astrocytes are dealt out in
-    consecutive blocks; either ``pool_size == 1`` and ``n_targets`` is a multiple of
-    ``n_astrocytes`` (several neurons share one astrocyte), or
-    ``n_targets * pool_size == n_astrocytes`` (each neuron has its own astrocytes).
-    """
-    validation.whole_number("the number of target neurons", n_targets)
-    validation.whole_number("the number of astrocytes", n_astrocytes)
-    validation.whole_number("pool_size", pool_size)
-    if pool_type not in POOL_TYPES:
-        raise ValueError(f"pool_type must be one of {POOL_TYPES}, got {pool_type!r}")
-    if pool_size > n_astrocytes:
-        raise ValueError(f"pool_size {pool_size} is larger than the astrocyte population ({n_astrocytes})")
-    if pool_type == "block":
-        if pool_size == 1 and n_targets % n_astrocytes != 0:
-            raise ValueError(
-                f"block pools with pool_size 1 need the number of target neurons ({n_targets}) to be a "
-                f"multiple of the number of astrocytes ({n_astrocytes})"
-            )
-        if pool_size > 1 and n_targets * pool_size != n_astrocytes:
-            raise ValueError(
-                f"block pools with pool_size {pool_size} need n_targets x pool_size = n_astrocytes "
-                f"({n_targets} x {pool_size} != {n_astrocytes}); use pool_type 'random' otherwise"
-            )
 
 
 # ---------------------------------------------------------------------------
@@ -123,123 +90,134 @@ def resting_calcium() -> float:
 
 
 # ---------------------------------------------------------------------------
-# 2. Astrocyte–neuron interaction
+# 2. Astrocyte–neuron interaction: reading the recorders of notebook 2's circuit
 
 
-def tripartite_pair(
-    w_sic: float,
-    *,
-    n_pre: int = 100,
-    pre_rate: float = 3.0,
-    w_pre: float = 4.0,
-    t_sim: float = 30000.0,
-    astrocyte_params: dict | None = None,
-) -> dict:
-    """A tripartite motif: ``n_pre`` presynaptic neurons (Poisson, ``pre_rate`` spikes/s
-    each) excite a postsynaptic neuron (``w_pre`` nS) and an astrocyte; the astrocyte
-    sends SIC to the neuron with weight ``w_sic`` (0 switches SIC off, nothing else changes).
+def traces_by_node(multimeter) -> dict[int, dict[str, np.ndarray]]:
+    """A multimeter's samples split by recorded node: ``{node id: {"times", var, ...}}``
+    (this process's nodes; times in ms, in order)."""
+    events = multimeter.events
+    senders = np.asarray(events["senders"])
+    variables = [key for key in events if key != "senders"]
+    traces = {}
+    for node in np.unique(senders):
+        mask = senders == node
+        traces[int(node)] = {key: np.asarray(events[key])[mask] for key in variables}
+    return traces
 
-    Returns the postsynaptic spike times, its ``V_m`` and ``I_SIC`` (every 1 ms) and the
-    astrocyte's ``Ca_astro`` and ``IP3`` (every 10 ms).
-    """
-    validation.nonnegative_number("w_sic", w_sic)
-    validation.whole_number("n_pre", n_pre)
-    validation.nonnegative_number("pre_rate", pre_rate)
-    validation.nonnegative_number("w_pre", w_pre)
-    validation.positive_number("t_sim", t_sim)
-    nest = require_fresh_kernel("tripartite_pair")
-    astrocyte = nest.Create(ASTROCYTE, params=astrocyte_params or {})
-    post = nest.Create(NEURON, params={"tau_syn_ex": 2.0})
-    source = nest.Create("poisson_generator", params={"rate": pre_rate})
-    # parrot neurons repeat their Poisson input: each presynaptic spike train goes to
-    # both the neuron and the astrocyte, as in a tripartite synapse
-    pre = nest.Create("parrot_neuron", n_pre)
-    nest.Connect(source, pre)
-    nest.Connect(pre, post, syn_spec={"weight": w_pre})
-    nest.Connect(pre, astrocyte, syn_spec={"weight": 1.0})
-    nest.Connect(astrocyte, post, syn_spec={"synapse_model": "sic_connection", "weight": w_sic})
-    spikes = nest.Create("spike_recorder")
-    nest.Connect(post, spikes)
-    neuron_meter = nest.Create("multimeter", params={"record_from": ["V_m", "I_SIC"], "interval": 1.0})
-    astro_meter = nest.Create("multimeter", params={"record_from": ["Ca_astro", "IP3"], "interval": 10.0})
-    nest.Connect(neuron_meter, post)
-    nest.Connect(astro_meter, astrocyte)
-    nest.Simulate(t_sim)
-    neuron, astro = neuron_meter.events, astro_meter.events
-    return {
-        "spike_times": np.asarray(spikes.events["times"]),
-        "t_sim": t_sim,
-        "neuron": {k: np.asarray(neuron[k]) for k in ("times", "V_m", "I_SIC")},
-        "astrocyte": {k: np.asarray(astro[k]) for k in ("times", "Ca_astro", "IP3")},
-    }
+
+def late_rate(spike_recorder, node, t_from: float, t_stop: float) -> float:
+    """Firing rate (spikes/s) of ``node`` (a node id or a one-node NodeCollection) over
+    ``[t_from, t_stop)`` ms, from a spike recorder."""
+    if not t_stop > t_from:
+        raise ValueError(f"t_stop ({t_stop} ms) must be after t_from ({t_from} ms)")
+    node_id = int(node.global_id) if hasattr(node, "global_id") else int(node)
+    times, senders = spike_times(spike_recorder)
+    count = np.count_nonzero((senders == node_id) & (times >= t_from) & (times < t_stop))
+    return count / ((t_stop - t_from) / 1000.0)
 
 
 # ---------------------------------------------------------------------------
-# 3. Connection rules with astrocyte pools
+# 3. Connection rules with astrocyte pools: counting and drawing what TripartiteConnect made
 
 
-def pool_network(
-    n_pre: int, n_post: int, n_astrocytes: int, *, p_primary: float, p_third: float, pool_size: int, pool_type: str
-) -> dict:
-    """Connect ``n_pre`` → ``n_post`` neurons (pairwise Bernoulli, ``p_primary``) with
-    ``TripartiteConnect``; each connection is paired, with probability ``p_third``, with an
-    astrocyte from the target neuron's pool. Nothing is simulated.
-
-    Returns connection counts, and ``astro_to_post``: an ``n_post × n_astrocytes``
-    matrix counting the SIC connections from each astrocyte to each neuron.
-    """
-    validation.whole_number("n_pre", n_pre)
-    p_primary = validation.probability("p_primary", p_primary)
-    p_third = validation.probability("p_third", p_third)
-    validate_pool(n_post, n_astrocytes, pool_size, pool_type)
-    nest = require_fresh_kernel("pool_network")
-    pre = nest.Create(NEURON, n_pre)
-    post = nest.Create(NEURON, n_post)
-    astrocytes = nest.Create(ASTROCYTE, n_astrocytes)
-    nest.TripartiteConnect(
-        pre,
-        post,
-        astrocytes,
-        conn_spec={"rule": "pairwise_bernoulli", "p": p_primary},
-        third_factor_conn_spec={
-            "rule": "third_factor_bernoulli_with_pool",
-            "p": p_third,
-            "pool_size": pool_size,
-            "pool_type": pool_type,
-        },
-        syn_specs={"third_out": {"synapse_model": "sic_connection"}},
-    )
+def count_tripartite(pre, post, astrocytes) -> dict:
+    """The connections a ``TripartiteConnect(pre, post, astrocytes, ...)`` call made:
+    counts of ``primary`` (pre → post), ``third_in`` (pre → astrocyte) and ``third_out``
+    (astrocyte → post) connections, and ``astro_to_post``, a ``len(post) ×
+    len(astrocytes)`` matrix counting the SIC connections from each astrocyte (columns)
+    to each postsynaptic neuron (rows)."""
+    nest = import_nest()
     primary = nest.GetConnections(pre, post)
     third_in = nest.GetConnections(pre, astrocytes)
     third_out = nest.GetConnections(astrocytes, post)
-    matrix = np.zeros((n_post, n_astrocytes), dtype=int)
+    matrix = np.zeros((len(post), len(astrocytes)), dtype=int)
     if len(third_out):
-        rows = np.asarray(third_out.target) - post[0].global_id
-        cols = np.asarray(third_out.source) - astrocytes[0].global_id
-        np.add.at(matrix, (rows, cols), 1)
-    return {
-        "n_primary": len(primary),
-        "n_third_in": len(third_in),
-        "n_third_out": len(third_out),
-        "astro_to_post": matrix,
-        "params": {
-            "n_pre": n_pre,
-            "n_post": n_post,
-            "n_astrocytes": n_astrocytes,
-            "p_primary": p_primary,
-            "p_third": p_third,
-            "pool_size": pool_size,
-            "pool_type": pool_type,
-        },
-    }
+        sources = np.atleast_1d(third_out.source) - astrocytes[0].global_id
+        targets = np.atleast_1d(third_out.target) - post[0].global_id
+        np.add.at(matrix, (targets, sources), 1)
+    return {"n_primary": len(primary), "n_third_in": len(third_in), "n_third_out": len(third_out), "astro_to_post": matrix}
 
 
 def block_pool(target_index: int, n_targets: int, n_astrocytes: int, pool_size: int) -> list[int]:
-    """The astrocytes (0-based) that the block rule assigns to a target neuron."""
-    validate_pool(n_targets, n_astrocytes, pool_size, "block")
+    """The astrocytes (0-based) that the block rule assigns to a target neuron: with
+    ``pool_size`` 1, neighbouring neurons share an astrocyte (``n_targets`` a multiple of
+    ``n_astrocytes``); otherwise each neuron has its own ``pool_size`` consecutive ones
+    (``n_targets * pool_size == n_astrocytes``), as NEST's rule requires."""
+    validation.whole_number("target_index", target_index, 0, n_targets - 1)
+    fits = (n_targets % n_astrocytes == 0) if pool_size == 1 else (n_targets * pool_size == n_astrocytes)
+    if not fits:
+        raise ValueError(
+            f"block pools of size {pool_size} do not fit {n_targets} targets and {n_astrocytes} astrocytes: "
+            "pool_size 1 needs n_targets to be a multiple of n_astrocytes, a larger pool needs "
+            "n_targets x pool_size = n_astrocytes"
+        )
     if pool_size == 1:
         return [target_index // (n_targets // n_astrocytes)]
     return list(range(target_index * pool_size, (target_index + 1) * pool_size))
+
+
+def plot_tripartite(pre, post, astrocytes, ax=None, title: str = ""):
+    """Who connects to whom after a ``TripartiteConnect`` call: presynaptic neurons on top,
+    postsynaptic neurons at the bottom, astrocytes in between. Primary connections are
+    grey; each astrocyte has a colour, and its connections from presynaptic neurons
+    (``third_in``) and to postsynaptic neurons (``third_out``, SIC) are drawn in it, so
+    the astrocytes reaching one postsynaptic neuron - its pool, as far as it is used -
+    show as the colours arriving there. For small networks (up to a few dozen nodes)."""
+    import matplotlib.pyplot as plt
+
+    from ..core.plotting import PALETTE, apply_style
+
+    apply_style()
+    nest = import_nest()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    x = {}
+    for row, (nodes, y) in enumerate(((pre, 2.0), (astrocytes, 1.0), (post, 0.0))):
+        ids = list(nodes.tolist())
+        xs = np.linspace(0.0, 1.0, len(ids)) if len(ids) > 1 else np.array([0.5])
+        x.update({(row, node): (xpos, y) for node, xpos in zip(ids, xs)})
+    position = {node: xy for (_, node), xy in x.items()}
+    colour = {node: PALETTE[i % len(PALETTE)] for i, node in enumerate(astrocytes.tolist())}
+
+    def draw(connections, style):
+        if not len(connections):
+            return
+        for source, target in zip(np.atleast_1d(connections.source), np.atleast_1d(connections.target)):
+            (x0, y0), (x1, y1) = position[int(source)], position[int(target)]
+            ax.plot([x0, x1], [y0, y1], **style(int(source), int(target)))
+
+    draw(nest.GetConnections(pre, post), lambda s, t: {"color": "0.8", "lw": 0.6, "zorder": 1})
+    third_in = nest.GetConnections(pre, astrocytes)
+    draw(third_in, lambda s, t: {"color": colour[t], "lw": 0.8, "alpha": 0.6, "ls": ":", "zorder": 2})
+    draw(nest.GetConnections(astrocytes, post), lambda s, t: {"color": colour[s], "lw": 1.6, "zorder": 3})
+    for nodes, y, marker, face, label in (
+        (pre, 2.0, "o", "0.3", "presynaptic neurons"),
+        (post, 0.0, "o", "0.3", "postsynaptic neurons"),
+    ):
+        xs = [position[n][0] for n in nodes.tolist()]
+        ax.scatter(xs, [y] * len(xs), marker=marker, s=60, color=face, zorder=4, label=label)
+    ax.scatter(
+        [position[n][0] for n in astrocytes.tolist()],
+        [1.0] * len(astrocytes),
+        marker="*",
+        s=220,
+        c=[colour[n] for n in astrocytes.tolist()],
+        edgecolors="k",
+        linewidths=0.5,
+        zorder=5,
+        label="astrocytes",
+    )
+    ax.set_yticks([0.0, 1.0, 2.0], ["post", "astrocytes", "pre"])
+    ax.set_xticks([])
+    ax.set_xlabel(
+        "grey: primary connections; coloured: to and from each astrocyte (dotted: pre → astrocyte, solid: SIC to post)",
+        fontsize=8,
+    )
+    ax.spines[["bottom", "left"]].set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
 
 
 # ---------------------------------------------------------------------------
@@ -297,7 +275,7 @@ class BalancedNetworkConfig:
                 f"indegree_inh must be between 1 and the {self.n_neurons - n_exc} inhibitory neurons, got {self.indegree_inh}"
             )
         validation.probability("p_third", self.p_third)
-        validate_pool(self.n_neurons, self.n_astrocytes, self.pool_size, "random")
+        validation.whole_number("pool_size", self.pool_size, 1, self.n_astrocytes, " (at most the number of astrocytes)")
         for name in ("w_sic", "poisson_rate", "ip3_init", "delta_ip3"):
             validation.nonnegative_number(name, getattr(self, name))
         for name in ("tau_ip3", "t_sim"):
