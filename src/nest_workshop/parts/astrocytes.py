@@ -388,14 +388,14 @@ def run_balanced_network(config: BalancedNetworkConfig | None = None, *, sic: bo
 # Spike-train statistics (irregularity and correlation with Elephant)
 
 
-def _neo_trains(result: NetworkResult, t_start: float, t_stop: float):
+def _neo_trains(spikes: dict, recorded, t_start: float, t_stop: float):
     import neo
 
-    times, senders = result.spikes["times"], result.spikes["senders"]
+    times, senders = np.asarray(spikes["times"]), np.asarray(spikes["senders"])
     window = (times >= t_start) & (times < t_stop)
     return [
         neo.SpikeTrain(np.sort(times[window & (senders == node)]), t_start=t_start, t_stop=t_stop, units="ms")
-        for node in result.recorded
+        for node in recorded
     ]
 
 
@@ -413,23 +413,47 @@ def synchrony_chi(counts: np.ndarray) -> float:
 
 
 def network_statistics(result: NetworkResult, t_start: float, t_stop: float, bin_ms: float = 10.0) -> dict:
+    """:func:`spike_statistics` of a :func:`run_balanced_network` result."""
+    return spike_statistics(result.spikes, result.recorded, t_start, t_stop, bin_ms)
+
+
+def spike_statistics(spikes, recorded, t_start: float, t_stop: float, bin_ms: float = 10.0) -> dict:
     """Rate (spikes/s), irregularity (mean CV of inter-spike intervals, Elephant),
-    mean pairwise spike-count correlation (Elephant) and χ over ``[t_start, t_stop)``."""
+    mean pairwise spike-count correlation (Elephant) and χ over ``[t_start, t_stop)``,
+    of the neurons ``recorded`` (node ids, or a NodeCollection), from ``spikes`` (a
+    spike recorder or its events)."""
     if not t_stop > t_start:
         raise ValueError(f"t_stop ({t_stop} ms) must be after t_start ({t_start} ms)")
+    times, senders = spike_times(spikes)
+    recorded = np.asarray(recorded.tolist() if hasattr(recorded, "tolist") else recorded)
     with warnings.catch_warnings():
         # Elephant 1.2 passes an argument that quantities 0.16 deprecates; harmless noise.
         warnings.filterwarnings("ignore", message=".*'copy' argument in Quantity is deprecated.*")
-        return _network_statistics(result, t_start, t_stop, bin_ms)
+        return _spike_statistics({"times": times, "senders": senders}, recorded, t_start, t_stop, bin_ms)
 
 
-def _network_statistics(result: NetworkResult, t_start: float, t_stop: float, bin_ms: float) -> dict:
+def mean_and_sd(multimeter, variable: str) -> dict:
+    """Mean and standard deviation of ``variable`` across the nodes a multimeter
+    records, at each sampling time: ``{"times", "mean", "sd"}``."""
+    events = multimeter.events
+    if variable not in events:
+        raise ValueError(f"the multimeter records {sorted(k for k in events if k not in ('times', 'senders'))}, not {variable!r}")
+    times, values = np.asarray(events["times"]), np.asarray(events[variable])
+    grid = np.unique(times)
+    index = np.searchsorted(grid, times)
+    count = np.bincount(index, minlength=grid.size)
+    mean = np.bincount(index, weights=values, minlength=grid.size) / np.maximum(count, 1)
+    square = np.bincount(index, weights=values**2, minlength=grid.size) / np.maximum(count, 1)
+    return {"times": grid, "mean": mean, "sd": np.sqrt(np.maximum(square - mean**2, 0.0))}
+
+
+def _spike_statistics(spikes: dict, recorded, t_start: float, t_stop: float, bin_ms: float) -> dict:
     import quantities as pq
     from elephant.conversion import BinnedSpikeTrain
     from elephant.spike_train_correlation import correlation_coefficient
     from elephant.statistics import cv, isi
 
-    trains = _neo_trains(result, t_start, t_stop)
+    trains = _neo_trains(spikes, recorded, t_start, t_stop)
     rate = sum(len(t) for t in trains) / len(trains) / ((t_stop - t_start) / 1000.0)
     cvs = [cv(isi(t)) for t in trains if len(t) >= 3]
     active = [t for t in trains if len(t) > 0]

@@ -1,0 +1,104 @@
+"""The astrocyte network of notebook astrocytes/04 against NEST's own example, at equal size.
+
+NEST's `astrocyte_brunel_fixed_indegree.py` ships with the installed wheel
+(`nest/doc/examples/pynest/astrocytes/`). This script runs it unchanged except for its
+thread count (`sim_params["n_vp"]`, 4 in the file, set here to the threads given, so that
+both runs use the same cores), and then the bundle's network
+(`BalancedNetworkConfig.example_scale(10000)`: the example's 10,000 neurons and
+astrocytes, in-degrees and weights, 1 s simulated). Each runs in its own process; wall
+time and peak memory are measured from outside. Results go to
+benchmarks/results/astrocyte_vs_nest_example.json and .md.
+
+    .venv/bin/python benchmarks/astrocyte_vs_nest_example.py [--threads 2]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from nest_workshop.core.kernel import available_cores
+from nest_workshop.tools.notebook_runner import TreeMemoryMonitor
+
+RESULTS = Path(__file__).with_name("results")
+
+NEST_EXAMPLE = """
+import importlib.util, pathlib, matplotlib
+matplotlib.use("Agg")
+spec = importlib.util.find_spec("nest")
+path = pathlib.Path(list(spec.submodule_search_locations)[0]) / "doc/examples/pynest/astrocytes/astrocyte_brunel_fixed_indegree.py"
+source = path.read_text()
+assert '"n_vp": 4,' in source, "the example's thread setting changed; update this benchmark"
+exec(compile(source.replace('"n_vp": 4,', '"n_vp": {threads},'), str(path), "exec"), {{"__name__": "nest_example"}})
+"""
+
+BUNDLE = """
+import matplotlib
+matplotlib.use("Agg")
+from nest_workshop import reset_kernel
+from nest_workshop.parts import astrocytes
+reset_kernel(seed=100, threads={threads})
+config = astrocytes.BalancedNetworkConfig.example_scale(10000, t_sim=1000.0)
+result = astrocytes.run_balanced_network(config, sic=True)
+print("spikes recorded:", len(result.spikes["times"]))
+"""
+
+
+def measure(code: str) -> dict:
+    """Run ``code`` in a fresh Python; its wall time and peak memory (resident set,
+    sampled every 0.2 s)."""
+    started = time.perf_counter()
+    env = {**os.environ, "PYNEST_QUIET": "1"}
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    monitor = TreeMemoryMonitor(process.pid)
+    monitor.start()
+    _, stderr = process.communicate()
+    wall = time.perf_counter() - started
+    monitor.stop()
+    monitor.join()
+    if process.returncode != 0:
+        raise RuntimeError(stderr[-3000:])
+    return {"wall_s": round(wall, 1), "peak_memory_gb": round(monitor.peak_bytes / 1e9, 2)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=available_cores())
+    args = parser.parse_args()
+    bundle = measure(BUNDLE.format(threads=args.threads))
+    print("bundle:", bundle, flush=True)
+    example = measure(NEST_EXAMPLE.format(threads=args.threads))
+    print("NEST example:", example, flush=True)
+    summary = {
+        "measured": time.strftime("%Y-%m-%d"),
+        "threads": args.threads,
+        "network": "10,000 neurons + 10,000 astrocytes, in-degrees 800/200, 1 s simulated",
+        "nest_example": example,
+        "bundle": bundle,
+        "wall_ratio_bundle_over_example": round(bundle["wall_s"] / example["wall_s"], 2),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "astrocyte_vs_nest_example.json").write_text(json.dumps(summary, indent=1))
+    lines = [
+        f"# Astrocyte network: the bundle's against NEST's example ({summary['measured']}, {args.threads} threads)",
+        "",
+        f"Both: {summary['network']}; each in its own process. NEST's `astrocyte_brunel_fixed_indegree.py` "
+        "is run from the installed wheel with its thread count set to the same number; it also records "
+        "I_SIC, IP3 and calcium every 1 ms and draws its figures. The bundle's network is "
+        "`BalancedNetworkConfig.example_scale(10000)`, built by `run_balanced_network` (the same calls as "
+        "notebook 04), recording 500 neurons' spikes and 50 traces every 10 ms.",
+        "",
+        "| | wall time (s) | peak memory (GB) |",
+        "|---|---|---|",
+        f"| NEST's example | {example['wall_s']} | {example['peak_memory_gb']} |",
+        f"| the bundle's network | {bundle['wall_s']} | {bundle['peak_memory_gb']} |",
+        f"| ratio (bundle / example) | {summary['wall_ratio_bundle_over_example']} | |",
+    ]
+    (RESULTS / "astrocyte_vs_nest_example.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
