@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
 
 import numpy as np
 
@@ -49,14 +48,6 @@ def probability(name: str, value, note: str = "") -> float:
     if not _is_real(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be a probability between 0 and 1{note}, got {value!r}")
     return float(value)
-
-
-def one_of(name: str, value, choices: Iterable):
-    """One of ``choices``."""
-    choices = tuple(choices)
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
-    return value
 
 
 def event_times(name: str, times, t_stop: float) -> np.ndarray:
