@@ -163,7 +163,7 @@ def test_part_modules_never_reset_the_kernel_or_choose_seeds_and_threads(name):
 
 def _network_builders():
     """Every part helper that builds a network of its own, with arguments that are valid."""
-    from nest_workshop.parts import astrocytes, compartmental, eprop
+    from nest_workshop.parts import astrocytes, compartmental
 
     tree = compartmental.BallAndSticks().compartments()
     return {
@@ -172,14 +172,12 @@ def _network_builders():
         "compartmental.synchronous_input": lambda: compartmental.synchronous_input([1], weight=0.001),
         "compartmental.summation": lambda: compartmental.summation(2, layout="clustered", weight=0.001, receptor_type="AMPA"),
         "compartmental.run_cell": lambda: compartmental.run_cell("cm_default", tree, t_sim=10.0),
-        "eprop.PatternGenerator": lambda: eprop.PatternGenerator(eprop.sine_pattern(100.0), n_input=5, n_rec=5),
-        "eprop.EvidenceAccumulator": lambda: eprop.EvidenceAccumulator(),
     }
 
 
 @pytest.mark.parametrize("helper", sorted(_network_builders()))
 def test_network_builders_ask_for_a_fresh_kernel(helper):
-    nest = nw.reset_kernel(seed=1, threads=1, resolution=1.0 if helper.startswith("eprop") else 0.1)
+    nest = nw.reset_kernel(seed=1, threads=1)
     nest.Create("iaf_psc_alpha")
     with pytest.raises(KernelNotFreshError, match="nw.reset_kernel"):
         _network_builders()[helper]()

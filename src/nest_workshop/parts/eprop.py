@@ -5,22 +5,24 @@ without backpropagation through time: every synapse keeps an *eligibility trace*
 recent pre- and postsynaptic activity, and a *learning signal* sent back from the readout
 neurons says how the synapse should change. NEST 3.10 ships the models.
 
-This module holds what the e-prop notebooks need:
+The networks are built in the notebooks, with NEST's own calls: that is the lesson. This
+module holds what is not:
 
 - task generators: :func:`sine_pattern` and :func:`trajectory_pattern` (targets for
   regression), :func:`frozen_noise` (the input that drives the pattern generator),
   :class:`CueTask` and :func:`cue_trials` (evidence accumulation);
-- :class:`PatternGenerator`: a recurrent network of ``eprop_iaf`` neurons with one
-  readout per target dimension, trained by gradient descent on the mean squared error;
-- :class:`EvidenceAccumulator`: regular and adaptive ``_bsshslm_2020`` neurons with two
-  readouts, trained with Adam on the cross-entropy loss and judged on held-out trials;
-- small measures: :func:`mse_loss`, :func:`correlation`.
+- the training loops around a network the notebook built: :class:`PatternTrainer`
+  (regression with ``eprop_iaf``: schedules input and target, one presentation per
+  iteration, loss) and :class:`TrialTrainer` (classification with the ``_bsshslm_2020``
+  models: batches of trials, cross-entropy loss, error, held-out tests);
+- small measures: :func:`mse_loss`, :func:`correlation`, :func:`weight_matrix`.
 
-Both networks are built in the current NEST kernel: call ``nw.reset_kernel(...)`` first.
-Time runs in steps of 1 ms (the networks set the kernel's resolution). Only what the
-notebooks analyse is recorded: the readout signals all the time, everything else (spikes,
-membrane voltages, pseudo-derivatives, learning signals) only in the trials that are
-plotted. Recording everything is what made NEST's own examples slow and memory-hungry.
+Time runs in steps of 1 ms, like NEST's examples. Only what the notebooks analyse is
+recorded: the readout signals all the time, the notebook's other recorders (spikes,
+voltages, pseudo-derivatives, learning signals) only in the presentations and trials
+that are plotted. Recording everything is what made NEST's own examples slow and
+memory-hungry. The trainers never change a learning rate: the notebook sets it in the
+synapse model's optimizer, and a test refuses to run unless it is 0.
 """
 
 from __future__ import annotations
@@ -30,18 +32,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import validation
-from ..core.kernel import import_nest, require_fresh_kernel
+from ..core.kernel import import_nest
 from ..scaleout.gather import gather_events
 
 STEP_MS = 1.0  # e-prop networks here run at 1 ms resolution, like NEST's examples
-
-
-# ---------------------------------------------------------------------------------------
-# input validation
-
-
-def _learning_rate(value) -> float:
-    return validation.positive_number("learning_rate", value, 1.0, " (typical values 1e-4 to 0.05)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -87,7 +81,12 @@ def _circle(s):
     return np.sin(s), np.cos(s)
 
 
-TRAJECTORIES = {"heart": _heart, "figure_eight": _figure_eight, "circle": _circle}
+def _lemniscate(s):
+    """Bernoulli's lemniscate, the target of NEST's lemniscate example."""
+    return np.cos(s) / (1 + np.sin(s) ** 2), np.sin(s) * np.cos(s) / (1 + np.sin(s) ** 2)
+
+
+TRAJECTORIES = {"heart": _heart, "figure_eight": _figure_eight, "circle": _circle, "lemniscate": _lemniscate}
 
 
 def trajectory_pattern(shape="heart", duration_ms: float = 1000.0, *, amplitude: float = 1.0) -> np.ndarray:
@@ -247,19 +246,68 @@ def correlation(readout, target) -> float:
 
 
 # ---------------------------------------------------------------------------------------
-# shared machinery
+# the training loop around a network the notebook built
 
 
-def _fresh_kernel(what: str, seed):
-    """The kernel the notebook set up for an e-prop network: fresh, at 1 ms steps. Returns
-    the seed of the task's own random numbers (the kernel's seed unless one is given)."""
-    nest = require_fresh_kernel(what)
+def _nodes(name: str, value, n: int | None = None, what: str = ""):
+    """``value`` must be a NodeCollection (of ``n`` nodes, if given)."""
+    nest = import_nest()
+    if not isinstance(value, nest.NodeCollection):
+        raise TypeError(f"{name} must be a NodeCollection made by nest.Create, got {type(value).__name__}")
+    if n is not None and len(value) != n:
+        raise ValueError(f"{name} must have {n} nodes{what}, got {len(value)}")
+    return value
+
+
+def _recorder(name: str, value, variables=()):
+    """``value`` must be one recording device; a multimeter must record ``variables``."""
+    _nodes(name, value, 1, " (one recording device)")
+    model = value.get("model")
+    if model not in ("multimeter", "spike_recorder", "weight_recorder"):
+        raise ValueError(f"{name} must be a multimeter, spike_recorder or weight_recorder, got a {model}")
+    missing = [v for v in variables if v not in value.get("record_from")]
+    if missing:
+        raise ValueError(f"{name} must record {list(variables)} (its record_from), and misses {missing}")
+    return value
+
+
+def _trace_recorders(recorders) -> dict:
+    if recorders is None:
+        return {}
+    if not isinstance(recorders, dict):
+        raise TypeError("trace_recorders must be a dict {name: multimeter or spike_recorder}, e.g. {'spikes': sr}")
+    return {str(k): _Recorder(_recorder(f"trace_recorders[{k!r}]", v)) for k, v in recorders.items()}
+
+
+def _at_time_zero(what: str):
+    """The e-prop loops count presentations from time 0 at 1 ms steps."""
+    nest = import_nest()
     if nest.resolution != STEP_MS:
         raise ValueError(
             f"{what} runs at a {STEP_MS:g} ms time step, like NEST's e-prop examples, and this kernel "
             f"has {nest.resolution:g} ms: call nw.reset_kernel(seed=..., resolution={STEP_MS:g}) first"
         )
-    return int(nest.rng_seed) if seed is None else validation.whole_number("seed", seed, 1)
+    if nest.biological_time != 0.0:
+        raise ValueError(
+            f"{what} counts presentations from time 0, and this kernel has simulated {nest.biological_time:g} ms "
+            "already: build the network in a fresh kernel and create the trainer before simulating"
+        )
+    return nest
+
+
+def learning_rate_of(synapse_model: str) -> float:
+    """The learning rate ``eta`` that ``synapse_model``'s optimizer uses now (nest.GetDefaults)."""
+    return float(import_nest().GetDefaults(synapse_model)["optimizer"]["eta"])
+
+
+def _require_frozen(synapse_model: str, what: str):
+    eta = learning_rate_of(synapse_model)
+    if eta != 0.0:
+        raise ValueError(
+            f"{what} measures what the network has learned, so its weights must not change, and the "
+            f"learning rate of {synapse_model} is {eta:g}: set its optimizer's eta to 0 first "
+            "(nest.SetDefaults)"
+        )
 
 
 def _progress(iterable, enabled: bool, description: str):
@@ -270,253 +318,186 @@ def _progress(iterable, enabled: bool, description: str):
     return tqdm(iterable, desc=description, unit="it", mininterval=1.0)
 
 
-def _samples(multimeter, variables, senders, t0: float, n_steps: int) -> dict:
-    """Dense arrays (len(senders), n_steps) of recorded ``variables`` at times t0 + 1 ... t0 + n_steps
-    (NaN where nothing was recorded)."""
-    events = gather_events(multimeter)  # collective under MPI: every rank runs the training loop
+def _dense(events: dict, variables, t0: float, n_steps: int) -> dict:
+    """Multimeter events as arrays (n_senders, n_steps), senders in increasing id order, at
+    times t0 + 1 ... t0 + n_steps (NaN where nothing was recorded)."""
     times = np.asarray(events["times"], dtype=float)
     who = np.asarray(events["senders"])
+    senders = np.unique(who)
     index = np.rint(times - t0).astype(int) - 1
     keep = (index >= 0) & (index < n_steps)
-    row = {s: i for i, s in enumerate(senders)}
-    rows = np.array([row.get(s, -1) for s in who[keep]], dtype=int)
-    out = {}
+    rows = np.searchsorted(senders, who[keep])
+    out = {"senders": senders}
     for variable in variables:
         dense = np.full((len(senders), n_steps), np.nan)
-        ok = rows >= 0
-        dense[rows[ok], index[keep][ok]] = np.asarray(events[variable])[keep][ok]
+        dense[rows, index[keep]] = np.asarray(events[variable])[keep]
         out[variable] = dense
     return out
 
 
-def _spike_events(recorder, t0: float, t1: float, node_ids) -> tuple[np.ndarray, np.ndarray]:
-    """Spike times (ms, relative to t0) and neuron indices (0 ... len(node_ids)-1) in [t0, t1)."""
+def _read_and_clear(recorder, t0: float, n_steps: int, model: str, variables=()):
+    """What ``recorder`` (of ``model``) holds for (t0, t0 + n_steps]; then its memory is freed.
+
+    A multimeter gives {variable: (n_senders, n_steps), "senders": ids}; a spike
+    recorder (times relative to t0, sender ids); a weight recorder its raw events.
+    (Model and variables come from the caller: asking NEST at every iteration costs.)"""
     events = gather_events(recorder)  # collective under MPI: every rank runs the training loop
+    recorder.n_events = 0
+    if model == "multimeter":
+        return _dense(events, variables, t0, n_steps)
     times = np.asarray(events["times"], dtype=float)
-    senders = np.asarray(events["senders"])
-    first = min(node_ids)
-    keep = (times >= t0) & (times < t1)
-    return times[keep] - t0, senders[keep] - first
+    if model == "weight_recorder":
+        return events
+    keep = (times > t0) & (times <= t0 + n_steps)
+    return times[keep] - t0, np.asarray(events["senders"])[keep]
+
+
+class _Recorder:
+    """A recording device with what it is (asked of NEST once)."""
+
+    def __init__(self, device):
+        self.device = device
+        self.model = device.get("model")
+        self.variables = tuple(device.get("record_from")) if self.model == "multimeter" else ()
+
+    def read(self, t0: float, n_steps: int):
+        return _read_and_clear(self.device, t0, n_steps, self.model, self.variables)
+
+
+def _switch(recorders: dict, start: float, stop: float):
+    for recorder in recorders.values():
+        recorder.device.set(start=start, stop=stop)
 
 
 @dataclass
 class Snapshot:
-    """What was recorded during one trial or pattern presentation (times in ms from its start)."""
+    """What was recorded during one presentation or trial (times in ms from its start).
 
-    readout: np.ndarray  # (n_out, steps)
-    target: np.ndarray  # (n_out, steps)
-    rec_spikes: tuple  # (times, neuron index)
-    in_spikes: tuple | None = None  # (times, input index)
-    neurons: dict = field(default_factory=dict)  # variable -> (n_record, steps)
-    label: int | None = None
+    ``readout`` and ``target`` have one row per readout and one column per ms;
+    ``recorded`` maps each trace recorder's name to what it recorded: for a multimeter
+    {variable: (n_neurons, steps)}, for a spike recorder (times, sender ids)."""
 
-
-# ---------------------------------------------------------------------------------------
-# regression: pattern generation with eprop_iaf
+    readout: np.ndarray
+    target: np.ndarray
+    recorded: dict = field(default_factory=dict)
+    trial: CueTrials | None = None  # the trial's input, cues and label (classification only)
 
 
-class PatternGenerator:
-    """A recurrent network of ``eprop_iaf`` neurons that learns to generate ``target``.
+class PatternTrainer:
+    """The training loop of a pattern-generation network that the notebook built.
 
-    ``n_input`` input neurons replay the same frozen noise (``input_rate_hz``) in every
-    presentation; ``n_rec`` recurrent neurons project to one ``eprop_readout`` per row of
-    ``target`` (shape (steps,) or (n_out, steps), one value per ms). All weights
-    (input, recurrent, output) learn by e-prop with gradient descent on the loss
-    0.5 * sum_t (y - y*)^2; weights change online, at every presynaptic spike. The
-    neuron and learning parameters are those of NEST's sine-wave example
-    (``eprop_supervised_regression_sine-waves.py``); see that example for their meaning.
+    The network (inputs, e-prop neurons, readouts, plastic synapses, learning-signal
+    connections, recorders) is made with NEST calls in the notebook; this class only
+    schedules the input and the target of each presentation, runs the simulation one
+    presentation at a time, reads the readout's recorder and keeps the loss.
 
-    ``record_neurons`` recurrent neurons are recorded (membrane voltage ``V_m``,
-    pseudo-derivative ``surrogate_gradient``, ``learning_signal``) in the first training
-    presentation and in :meth:`test`.
+    ``target`` is the pattern to learn, shape (steps,) or (n_out, steps), one value per
+    ms; ``input_spikes`` a boolean array (n_inputs, steps), the frozen noise every
+    presentation replays through ``input_generators`` (spike generators). The target
+    goes to ``target_generators`` (step rate generators, one per readout); they and the
+    input reach the readout ``offset_ms`` after a presentation starts (a spike generator
+    emits 1 ms after its spike time, then 1 ms of input delay).
+    ``readout_recorder`` is a multimeter that records ``readout_signal`` and
+    ``target_signal`` of the readouts. The ``trace_recorders`` ({name: multimeter or
+    spike recorder}) are switched on only in the presentations that :meth:`train`
+    (the first) and :meth:`test` record: recording every step of every neuron is what
+    makes NEST's own example slow. The learning rate is the notebook's business: it is
+    set in the optimizer of ``synapse_model`` (``nest.SetDefaults``).
     """
-
-    KAPPA = 0.97  # low-pass filter of the eligibility trace (the example's value)
 
     def __init__(
         self,
         target,
+        input_spikes,
         *,
-        n_input: int = 100,
-        n_rec: int = 100,
-        input_rate_hz: float = 50.0,
-        seed: int | None = None,
-        record_neurons: int = 3,
+        input_generators,
+        target_generators,
+        readout_recorder,
+        trace_recorders: dict | None = None,
+        synapse_model: str = "eprop_synapse",
+        offset_ms: float = 2.0,
     ):
         target = np.asarray(target, dtype=float)
         if target.ndim == 1:
             target = target[None, :]
-        if target.ndim != 2 or target.shape[1] < 10 or target.shape[0] < 1 or target.shape[0] > 10:
+        if target.ndim != 2 or target.shape[1] < 10 or not 1 <= target.shape[0] <= 10:
             raise ValueError(
                 "target must have shape (steps,) or (n_out, steps): 1 to 10 readouts, at least 10 steps of "
                 f"1 ms; got shape {np.shape(target)}"
             )
         if not np.all(np.isfinite(target)):
             raise ValueError("target must contain finite numbers only")
-        n_input = validation.whole_number("n_input", n_input, 1, 2000)
-        n_rec = validation.whole_number("n_rec", n_rec, 2, 2000)
-        self.record_neurons = validation.whole_number("record_neurons", record_neurons, 0, n_rec)
-        nest = import_nest()
-        self.nest = nest
-        self.seed = _fresh_kernel(type(self).__name__, seed)
-        rng = np.random.default_rng(self.seed)
         self.target = target
         self.n_out, self.steps = target.shape
-        self.offset = 2.0  # ms: spike generators emit from 1 ms on, plus 1 ms input delay
-        sf = 1.0 - self.KAPPA  # weights and rates are rescaled by (1 - kappa), as in NEST's example
-        self.scale = sf
-        T = float(self.steps)
-
-        rec_params = {
-            "C_m": 1.0,
-            "c_reg": 300.0 / T,
-            "E_L": 0.0,
-            "eprop_isi_trace_cutoff": 100,
-            "f_target": 10.0,
-            "flush_event_send_interval": T,
-            "I_e": 0.0,
-            "kappa": self.KAPPA,
-            "kappa_reg": self.KAPPA,
-            "surrogate_gradient_function": "piecewise_linear",
-            "surrogate_gradient_height": 10.0,
-            "surrogate_gradient_width": 1.0 / 33.3,
-            "t_ref": 0.0,
-            "tau_m": 30.0,
-            "V_m": 0.0,
-            "V_th": 0.03,
-        }
-        out_params = {"C_m": 1.0, "E_L": 0.0, "eprop_isi_trace_cutoff": 100, "I_e": 0.0, "tau_m": 30.0, "V_m": 0.0}
-        self.generators = nest.Create("spike_generator", n_input)
-        self.inputs = nest.Create("parrot_neuron", n_input)
-        self.rec = nest.Create("eprop_iaf", n_rec, rec_params)
-        self.out = nest.Create("eprop_readout", self.n_out, out_params)
-        self.target_gen = nest.Create("step_rate_generator", self.n_out)
-        window_gen = nest.Create("step_rate_generator", params={"amplitude_times": [self.offset], "amplitude_values": [1.0]})
-        self._set_eta(0.0)
-        syn = {"synapse_model": "eprop_synapse", "delay": STEP_MS}
-        all_to_all = {"rule": "all_to_all", "allow_autapses": False}
-        w_in = rng.standard_normal((n_rec, n_input)) / np.sqrt(n_input) * sf
-        w_rec = rng.standard_normal((n_rec, n_rec)) / np.sqrt(n_rec) * sf
-        np.fill_diagonal(w_rec, 0.0)
-        w_out = rng.standard_normal((self.n_out, n_rec)) / np.sqrt(n_rec) * sf
-        w_fb = rng.standard_normal((n_rec, self.n_out)) / np.sqrt(n_rec) * sf
-        nest.Connect(self.generators, self.inputs, "one_to_one", {"delay": STEP_MS})
-        nest.Connect(self.inputs, self.rec, all_to_all, {**syn, "weight": w_in})
-        nest.Connect(self.rec, self.rec, all_to_all, {**syn, "weight": w_rec})
-        nest.Connect(self.rec, self.out, all_to_all, {**syn, "weight": w_out})
-        nest.Connect(
-            self.out,
-            self.rec,
-            all_to_all,
-            {"synapse_model": "eprop_learning_signal_connection", "delay": STEP_MS, "weight": w_fb},
-        )
-        rate = {"synapse_model": "rate_connection_delayed", "delay": STEP_MS}
-        nest.Connect(self.target_gen, self.out, "one_to_one", {**rate, "receptor_type": 2})
-        nest.Connect(window_gen, self.out, "all_to_all", {**rate, "receptor_type": 1})
-
-        # Recorders: the readout all the time (needed for the loss), the rest only when switched on.
-        self.mm_out = nest.Create("multimeter", {"interval": STEP_MS, "record_from": ["readout_signal", "target_signal"]})
-        nest.Connect(self.mm_out, self.out)
-        self.mm_rec = nest.Create(
-            "multimeter",
-            {"interval": STEP_MS, "start": 0.0, "stop": 0.0, "record_from": ["V_m", "surrogate_gradient", "learning_signal"]},
-        )
-        if self.record_neurons:
-            nest.Connect(self.mm_rec, self.rec[: self.record_neurons])
-        self.sr_rec = nest.Create("spike_recorder", {"start": 0.0, "stop": 0.0})
-        nest.Connect(self.rec, self.sr_rec)
-
-        self.noise = frozen_noise(n_input, self.steps, input_rate_hz, seed=self.seed + 1, silent_ms=3)
-        self._spike_offsets = [np.flatnonzero(row).astype(float) + 1.0 for row in self.noise]
+        spikes = np.asarray(input_spikes)
+        if spikes.ndim != 2 or spikes.shape[1] != self.steps or spikes.dtype != bool:
+            raise ValueError(
+                f"input_spikes must be a boolean array (n_inputs, {self.steps}) as long as the target, "
+                f"e.g. eprop.frozen_noise(n_inputs, {self.steps}); got {spikes.dtype} of shape {spikes.shape}"
+            )
+        if spikes[:, :3].any():
+            raise ValueError("input_spikes must be silent in the first 3 ms of a presentation (frozen_noise(..., silent_ms=3))")
+        self.nest = _at_time_zero(type(self).__name__)
+        self.input_generators = _nodes("input_generators", input_generators, spikes.shape[0], " (one per row of input_spikes)")
+        self.target_generators = _nodes("target_generators", target_generators, self.n_out, " (one per row of the target)")
+        self.readout_recorder = _Recorder(_recorder("readout_recorder", readout_recorder, ("readout_signal", "target_signal")))
+        self.trace_recorders = _trace_recorders(trace_recorders)
+        self.nest.GetDefaults(synapse_model)  # an unknown model name fails here, with NEST's message
+        self.synapse_model = synapse_model
+        self.offset = validation.nonnegative_number("offset_ms", offset_ms)
+        self._spike_offsets = [np.flatnonzero(row).astype(float) + 1.0 for row in spikes]
+        _switch(self.trace_recorders, 0.0, 0.0)
         self.history = {"loss": []}
         self.before: Snapshot | None = None
         self.after: Snapshot | None = None
         self.n_presentations = 0
-        self.learning_rate = None
-
-    def _set_eta(self, eta: float):
-        self.nest.SetDefaults(
-            "eprop_synapse",
-            {
-                "optimizer": {
-                    "type": "gradient_descent",
-                    "batch_size": 1,
-                    "eta": eta,
-                    "optimize_each_step": False,
-                    "Wmin": -100.0,
-                    "Wmax": 100.0,
-                }
-            },
-        )
 
     def _schedule(self, n: int):
         """Input spikes and target values for the next ``n`` presentations."""
         t0 = self.n_presentations * self.steps
         starts = t0 + self.steps * np.arange(n, dtype=float)
-        self.generators.set([{"spike_times": (starts[:, None] + offsets[None, :]).ravel()} for offsets in self._spike_offsets])
+        self.input_generators.set(
+            [{"spike_times": (starts[:, None] + offsets[None, :]).ravel()} for offsets in self._spike_offsets]
+        )
         times = t0 + self.offset + np.arange(n * self.steps, dtype=float)
-        self.target_gen.set([{"amplitude_times": times, "amplitude_values": np.tile(row, n)} for row in self.target])
-
-    def _record_window(self, on: bool, t0: float = 0.0, t1: float = 0.0):
-        self.mm_rec.set(start=t0 if on else 0.0, stop=t1 if on else 0.0)
-        self.sr_rec.set(start=t0 if on else 0.0, stop=t1 if on else 0.0)
+        self.target_generators.set([{"amplitude_times": times, "amplitude_values": np.tile(row, n)} for row in self.target])
 
     def _present(self, record: bool) -> Snapshot:
-        """Simulate one presentation; return its readout and, if ``record``, the neurons' traces."""
-        nest = self.nest
         t0 = float(self.n_presentations * self.steps)
         if record:
-            self._record_window(True, t0, t0 + self.steps + self.offset + 1)
-        nest.Simulate(float(self.steps))
+            _switch(self.trace_recorders, t0, t0 + self.steps)
+        self.nest.Simulate(float(self.steps))
         self.n_presentations += 1
         # The readout sees presentation k from t0 + offset on: read it up to the end of what is simulated.
-        span = self.steps
-        data = _samples(self.mm_out, ["readout_signal", "target_signal"], list(self.out.tolist()), t0 + self.offset - 1, span)
-        readout, target = data["readout_signal"], data["target_signal"]
-        valid = ~np.isnan(readout[0])
-        snap = Snapshot(readout=readout[:, valid], target=target[:, valid], rec_spikes=(np.array([]), np.array([])))
+        data = self.readout_recorder.read(t0 + self.offset - 1, self.steps)
+        valid = ~np.isnan(data["readout_signal"][0])
+        snap = Snapshot(readout=data["readout_signal"][:, valid], target=data["target_signal"][:, valid])
         if record:
-            snap.rec_spikes = _spike_events(self.sr_rec, t0, t0 + self.steps, self.rec.tolist())
-            if self.record_neurons:
-                snap.neurons = _samples(
-                    self.mm_rec,
-                    ["V_m", "surrogate_gradient", "learning_signal"],
-                    self.rec[: self.record_neurons].tolist(),
-                    t0,
-                    self.steps,
-                )
-            self._record_window(False)
-            self.mm_rec.n_events = 0
-            self.sr_rec.n_events = 0
-        self.mm_out.n_events = 0
+            snap.recorded = {name: rec.read(t0, self.steps) for name, rec in self.trace_recorders.items()}
+            _switch(self.trace_recorders, 0.0, 0.0)
         return snap
 
-    def train(self, n_iterations: int = 200, learning_rate: float = 5e-4, *, progress: bool = True) -> dict:
-        """Present the pattern ``n_iterations`` times while the weights learn.
-
-        ``learning_rate`` is the gradient-descent rate before the (1 - kappa)^2 rescaling
-        of NEST's example (whose value is 1e-4). Returns ``history`` (``loss`` per
-        iteration); the progress bar shows iteration and loss.
-        """
+    def train(self, n_iterations: int = 200, *, progress: bool = True) -> dict:
+        """Present the pattern ``n_iterations`` times, learning at the rate the synapse
+        model's optimizer has. Returns ``history`` (``loss`` of each presentation,
+        0.5 * sum_t (y - y*)^2); the first presentation ever is kept in ``before``."""
         n_iterations = validation.whole_number("n_iterations", n_iterations, 1, 10000)
-        self.learning_rate = _learning_rate(learning_rate)
-        self._set_eta(self.learning_rate * self.scale**2)
         self._schedule(n_iterations)
         bar = _progress(range(n_iterations), progress, "e-prop training")
         for _ in bar:
             snap = self._present(record=self.before is None)
             if self.before is None:
                 self.before = snap
-            loss = mse_loss(snap.readout, snap.target[:, : snap.readout.shape[1]])
+            loss = mse_loss(snap.readout, snap.target)
             self.history["loss"].append(loss)
             if progress:
-                bar.set_postfix(loss=f"{loss:.3g}")
+                bar.set_postfix(loss=f"{loss:.3g}", refresh=False)
         return self.history
 
     def test(self) -> Snapshot:
-        """One more presentation with the learning rate at 0 (weights frozen), with the
-        recurrent neurons recorded: what the trained network generates."""
-        self._set_eta(0.0)
+        """One more presentation, recorded, with the weights frozen (the optimizer's
+        ``eta`` must be 0): what the trained network generates. Kept in ``after``."""
+        _require_frozen(self.synapse_model, "test()")
         self._schedule(1)
         self.after = self._present(record=True)
         return self.after
@@ -534,152 +515,66 @@ class PatternGenerator:
         return correlation(self.after.readout, self.after.target)
 
 
-# ---------------------------------------------------------------------------------------
-# classification: evidence accumulation with the _bsshslm_2020 models
+class TrialTrainer:
+    """The training loop of an evidence-accumulation network that the notebook built
+    with NEST's ``_bsshslm_2020`` e-prop models.
 
+    Each iteration is a batch of fresh :func:`cue_trials` (``seed`` seeds their
+    generator); the batch size is that of the synapse model's optimizer, which updates
+    the weights once per batch. The class schedules each trial's input through
+    ``input_generators`` (spike generators, one per input neuron of ``task``) and its
+    one-hot label through ``target_generators`` (two step rate generators: left, right),
+    simulates the trials back to back, and reads the two readouts' softmax
+    (``readout_signal``) from ``readout_recorder`` in the recall window, where the
+    cross-entropy loss is computed. A trial reaches the readout ``offset_ms`` after it
+    starts (the generator's 1 ms plus three 1 ms delays: generator to input, input to
+    recurrent, recurrent to readout).
 
-class EvidenceAccumulator:
-    """Recurrent network of ``n_regular`` leaky integrate-and-fire and ``n_adaptive``
-    adaptive-threshold neurons (``eprop_iaf_bsshslm_2020``,
-    ``eprop_iaf_adapt_bsshslm_2020``) with two readouts (left, right) trained on the
-    cross-entropy loss of their softmax during the recall cue.
-
-    The weights are updated once per batch of ``batch_size`` trials (the gradient is
-    summed over each trial's recall window and averaged over the batch), with the Adam
-    optimizer. Neuron parameters follow NEST's evidence-accumulation example
-    (``eprop_supervised_classification_evidence-accumulation_bsshslm_2020.py``): the
-    adaptive neurons' threshold rises with each spike and decays with 2 s, which is the
-    network's memory of the cues over the delay. Neurons are reset at the start of each
-    trial, so trials are independent.
+    The kernel must be set for trials of ``task.trial_ms``: ``eprop_update_interval``
+    the trial length and ``eprop_learning_window`` the recall cue (``nest.set``).
     """
 
     def __init__(
         self,
-        task: CueTask = CueTask(),
+        task: CueTask,
         *,
-        n_regular: int = 25,
-        n_adaptive: int = 25,
-        batch_size: int = 8,
-        seed: int | None = None,
-        record_neurons: int = 3,
+        input_generators,
+        target_generators,
+        readout_recorder,
+        seed: int,
+        trace_recorders: dict | None = None,
+        synapse_model: str = "eprop_synapse_bsshslm_2020",
+        offset_ms: int = 4,
     ):
         if not isinstance(task, CueTask):
             raise ValueError(f"task must be a CueTask, got {type(task).__name__}")
-        n_regular = validation.whole_number("n_regular", n_regular, 0, 2000)
-        n_adaptive = validation.whole_number("n_adaptive", n_adaptive, 0, 2000)
-        if n_regular + n_adaptive < 2:
-            raise ValueError(
-                f"the network needs at least 2 recurrent neurons, got n_regular={n_regular} + n_adaptive={n_adaptive}"
-            )
-        self.batch_size = validation.whole_number("batch_size", batch_size, 1, 256)
-        self.record_neurons = validation.whole_number("record_neurons", record_neurons, 0, 50)
-        nest = import_nest()
-        self.nest = nest
-        self.seed = _fresh_kernel(type(self).__name__, seed)
-        self.rng = np.random.default_rng(self.seed)
         self.task = task
-        T = float(task.trial_ms)
-        nest.set(eprop_learning_window=float(task.recall_ms), eprop_reset_neurons_on_update=True, eprop_update_interval=T)
-        self.offset = 4  # ms from a trial's start until the readout sees it: generator 1 + three 1-ms delays
-        v_th = 0.6
-        common = {
-            "C_m": 1.0,
-            "c_reg": 300.0,
-            "E_L": 0.0,
-            "f_target": 10.0,
-            "flush_event_send_interval": T,
-            "I_e": 0.0,
-            "regular_spike_arrival": True,
-            "surrogate_gradient_function": "piecewise_linear",
-            "surrogate_gradient_height": 0.3 / v_th,
-            "surrogate_gradient_width": 1.0 * v_th,
-            "t_ref": 5.0,
-            "tau_m": 20.0,
-            "V_m": 0.0,
-            "V_th": v_th,
-        }
-        self.adapt_tau = 2000.0
-        self.adapt_beta = 1.7 * (1.0 - np.exp(-STEP_MS / self.adapt_tau)) / (1.0 - np.exp(-STEP_MS / 20.0))
-        adaptive = {**common, "adapt_tau": self.adapt_tau, "adaptation": 0.0, "adapt_beta": self.adapt_beta}
-        out_params = {
-            "C_m": 1.0,
-            "E_L": 0.0,
-            "I_e": 0.0,
-            "loss": "cross_entropy",
-            "regular_spike_arrival": False,
-            "tau_m": 20.0,
-            "V_m": 0.0,
-        }
-        n_in = task.n_inputs
-        self.generators = nest.Create("spike_generator", n_in)
-        self.inputs = nest.Create("parrot_neuron", n_in)
-        empty = nest.NodeCollection([])
-        self.regular = nest.Create("eprop_iaf_bsshslm_2020", n_regular, common) if n_regular else empty
-        self.adaptive = nest.Create("eprop_iaf_adapt_bsshslm_2020", n_adaptive, adaptive) if n_adaptive else empty
-        self.rec = self.regular + self.adaptive if n_regular and n_adaptive else (self.regular if n_regular else self.adaptive)
-        n_rec = len(self.rec)
-        self.out = nest.Create("eprop_readout_bsshslm_2020", 2, out_params)
-        self.target_gen = nest.Create("step_rate_generator", 2)
-        self._optimizer = {
-            "type": "adam",
-            "batch_size": self.batch_size,
-            "beta_1": 0.9,
-            "beta_2": 0.999,
-            "epsilon": 1e-8,
-            "Wmin": -100.0,
-            "Wmax": 100.0,
-        }
-        self._set_eta(0.0)
-
-        rng = self.rng
-        w_in = rng.standard_normal((n_rec, n_in)) / np.sqrt(n_in)
-        w_rec = rng.standard_normal((n_rec, n_rec)) / np.sqrt(n_rec)
-        np.fill_diagonal(w_rec, 0.0)
-        limit = np.sqrt(3.0 / max(1.0, (n_rec + 2) / 2.0))  # Glorot uniform
-        w_out = rng.uniform(-limit, limit, (2, n_rec))
-        w_fb = rng.standard_normal((n_rec, 2))
-        syn = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": STEP_MS, "tau_m_readout": 20.0}
-        all_to_all = {"rule": "all_to_all", "allow_autapses": False}
-        nest.Connect(self.generators, self.inputs, "one_to_one", {"delay": STEP_MS})
-        nest.Connect(self.inputs, self.rec, all_to_all, {**syn, "weight": w_in})
-        nest.Connect(self.rec, self.rec, all_to_all, {**syn, "weight": w_rec})
-        nest.Connect(self.rec, self.out, all_to_all, {**syn, "weight": w_out})
-        nest.Connect(
-            self.out,
-            self.rec,
-            all_to_all,
-            {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": STEP_MS, "weight": w_fb},
-        )
-        rate = {"synapse_model": "rate_connection_delayed", "delay": STEP_MS}
-        nest.Connect(self.target_gen, self.out, "one_to_one", {**rate, "receptor_type": 2})
-        nest.Connect(self.out, self.out, all_to_all, {**rate, "receptor_type": 1, "weight": 1.0})  # softmax
-
-        self.mm_out = nest.Create("multimeter", {"interval": STEP_MS, "record_from": ["readout_signal"]})
-        nest.Connect(self.mm_out, self.out)
-        self.variables = ["V_m", "surrogate_gradient", "learning_signal"]
-        off = {"start": 0.0, "stop": 0.0}
-        self.mm_reg = nest.Create("multimeter", {"interval": STEP_MS, "record_from": self.variables, **off})
-        self.mm_ad = nest.Create("multimeter", {"interval": STEP_MS, "record_from": self.variables + ["V_th_adapt"], **off})
-        if self.record_neurons and n_regular:
-            nest.Connect(self.mm_reg, self.regular[: min(self.record_neurons, n_regular)])
-        if self.record_neurons and n_adaptive:
-            nest.Connect(self.mm_ad, self.adaptive[: min(self.record_neurons, n_adaptive)])
-        self.sr_rec = nest.Create("spike_recorder", off)
-        self.sr_in = nest.Create("spike_recorder", off)
-        nest.Connect(self.rec, self.sr_rec)
-        nest.Connect(self.inputs, self.sr_in)
+        self.nest = nest = _at_time_zero(type(self).__name__)
+        interval, window = nest.GetKernelStatus(["eprop_update_interval", "eprop_learning_window"])
+        if interval != task.trial_ms or window != task.recall_ms:
+            raise ValueError(
+                f"the kernel must update once per trial, at the end of the recall cue: nest.set(eprop_update_interval="
+                f"{task.trial_ms:g}, eprop_learning_window={task.recall_ms:g}); it has {interval:g} and {window:g}"
+            )
+        self.input_generators = _nodes("input_generators", input_generators, task.n_inputs, " (one per input neuron)")
+        self.target_generators = _nodes("target_generators", target_generators, 2, " (left and right)")
+        self.readout_recorder = _Recorder(_recorder("readout_recorder", readout_recorder, ("readout_signal",)))
+        self.trace_recorders = _trace_recorders(trace_recorders)
+        nest.GetDefaults(synapse_model)  # an unknown model name fails here, with NEST's message
+        self.synapse_model = synapse_model
+        self.offset = validation.whole_number("offset_ms", offset_ms, 0, 100)
+        self.rng = np.random.default_rng(validation.whole_number("seed", seed, 0))
+        _switch(self.trace_recorders, 0.0, 0.0)
         self.n_trials_run = 0
         self.history = {"loss": [], "error": []}
 
-    def _set_eta(self, eta: float):
-        self.nest.SetDefaults(
-            "eprop_synapse_bsshslm_2020", {"optimizer": {**self._optimizer, "eta": eta}, "average_gradient": True}
-        )
+    @property
+    def batch_size(self) -> int:
+        return int(self.nest.GetDefaults(self.synapse_model)["optimizer"]["batch_size"])
 
-    def _run_block(self, trials: CueTrials, *, record: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def _run_block(self, trials: CueTrials, *, record: bool = False):
         """Simulate the given trials back to back; return per-trial (loss, predicted label)."""
-        nest, task = self.nest, self.task
-        T = task.trial_ms
+        task, T = self.task, self.task.trial_ms
         n = len(trials.labels)
         t0 = float(self.n_trials_run * T)
         starts = t0 + T * np.arange(n, dtype=float)
@@ -687,96 +582,60 @@ class EvidenceAccumulator:
         for i in range(task.n_inputs):
             trial_idx, step = np.nonzero(trials.spikes[:, i, :])
             spike_times.append({"spike_times": starts[trial_idx] + step + 1.0})
-        self.generators.set(spike_times)
+        self.input_generators.set(spike_times)
         # The readout's target switches 2 ms after the readout starts seeing the trial: the
         # first trial of a block then switches after the end of the previous block's
         # simulation (a change scheduled at the current time would be lost). Only the
         # recall window at the end of a trial enters the loss.
         change = starts + self.offset + 2
         onehot = np.eye(2)[trials.labels]
-        self.target_gen.set([{"amplitude_times": change, "amplitude_values": onehot[:, k]} for k in range(2)])
+        self.target_generators.set([{"amplitude_times": change, "amplitude_values": onehot[:, k]} for k in range(2)])
         if record:
-            window = {"start": t0, "stop": t0 + n * T + self.offset}
-            for device in (self.mm_reg, self.mm_ad, self.sr_rec, self.sr_in):
-                device.set(window)
+            _switch(self.trace_recorders, t0, t0 + n * T)
         # Simulate until the readout's sample offset ms after the last trial's end is recorded.
-        nest.Simulate(float(n * T + (self.offset + 1 if self.n_trials_run == 0 else 0)))
+        self.nest.Simulate(float(n * T + (self.offset + 1 if self.n_trials_run == 0 else 0)))
         self.n_trials_run += n
-        return self._evaluate(trials, t0)
-
-    def _evaluate(self, trials, t0):
-        task, T = self.task, self.task.trial_ms
-        n = len(trials.labels)
-        ids = self.out.tolist()
-        data = _samples(self.mm_out, ["readout_signal"], ids, t0 - 1, n * T + self.offset + 1)["readout_signal"]
+        data = self.readout_recorder.read(t0 - 1, n * T + self.offset + 1)["readout_signal"]
         # data[:, i] was recorded at time t0 + i. The readouts compute their softmax only in
         # the learning window, the last recall_ms of each trial as they see it (offset ms late).
-        # This window is (start + T - recall_ms + offset, start + T + offset].
         window = np.arange(T - task.recall_ms + self.offset + 1, T + self.offset + 1)
-        idx = T * np.arange(n)[:, None] + window[None, :]
-        y = data[:, idx]  # (2, n, window)
+        y = data[:, T * np.arange(n)[:, None] + window[None, :]]  # (2, n, window)
         if np.isnan(y).any():
             raise RuntimeError("readout recording incomplete: the block was not simulated to its end")
         self._last_readout = data
         p_label = np.where(trials.labels[:, None] == 1, y[1], y[0])
         loss = -np.mean(np.log(np.clip(p_label, 1e-12, None)), axis=1)
         predicted = np.argmax(y.mean(axis=2), axis=0)
-        self.mm_out.n_events = 0
         return loss, predicted
 
-    def train(
-        self,
-        n_iterations: int = 400,
-        learning_rate: float = 0.01,
-        *,
-        decay_after: float = 0.6,
-        decay_to: float = 0.3,
-        progress: bool = True,
-    ) -> dict:
-        """Train for ``n_iterations`` batches of fresh trials with Adam.
-
-        After a fraction ``decay_after`` of the iterations the learning rate drops to
-        ``decay_to`` times its value (1 and 1 keep it constant). Returns ``history`` with
+    def train(self, n_iterations: int = 400, *, progress: bool = True) -> dict:
+        """Train for ``n_iterations`` batches of fresh trials, at the learning rate the
+        synapse model's optimizer has now. Returns ``history``, continued over calls:
         ``loss`` (mean cross-entropy) and ``error`` (fraction of wrong trials) per batch.
-        The very last batch's weight update is lost: NEST applies it at the next
-        presynaptic spike, which falls into the following (test) block.
+
+        NEST applies a batch's update at the next presynaptic spike, in the next block:
+        the update of the very last training batch falls into the test, where the
+        learning rate is 0, and is lost (NEST's example behaves the same).
         """
         n_iterations = validation.whole_number("n_iterations", n_iterations, 1, 100000)
-        learning_rate = _learning_rate(learning_rate)
-        decay_after = float(decay_after)
-        if not 0.0 <= decay_after <= 1.0:
-            raise ValueError(f"decay_after must be a fraction of the iterations between 0 and 1, got {decay_after}")
-        decay_to = validation.positive_number("decay_to", decay_to, 1.0, " (a factor in (0, 1])")
-        switch = int(round(decay_after * n_iterations))
+        batch = self.batch_size
         bar = _progress(range(n_iterations), progress, "e-prop training")
-        for k in bar:
-            self._set_eta(learning_rate * (decay_to if k >= switch else 1.0))
-            trials = cue_trials(self.batch_size, self.task, rng=self.rng)
+        for _ in bar:
+            trials = cue_trials(batch, self.task, rng=self.rng)
             loss, predicted = self._run_block(trials)
             self.history["loss"].append(float(loss.mean()))
             self.history["error"].append(float(np.mean(predicted != trials.labels)))
             if progress:
-                bar.set_postfix(loss=f"{loss.mean():.3f}", error=f"{self.history['error'][-1]:.2f}")
+                bar.set_postfix(loss=f"{loss.mean():.3f}", error=f"{self.history['error'][-1]:.2f}", refresh=False)
         return self.history
 
-    def test(self, n_trials: int = 256, *, adaptation: bool = True, seed: int | None = None) -> dict:
-        """Error and loss on ``n_trials`` held-out trials, with the learning rate at 0.
-
-        ``adaptation=False`` switches the adaptive neurons' threshold adaptation off
-        (``adapt_beta = 0``) for this test only. ``seed`` gives the held-out trials
-        their own generator (the same seed, the same trials).
-        """
+    def test(self, n_trials: int = 256, *, seed: int) -> dict:
+        """Error and loss on ``n_trials`` held-out trials drawn with their own ``seed``
+        (the same seed, the same trials). The optimizer's ``eta`` must be 0."""
         n_trials = validation.whole_number("n_trials", n_trials, 1, 100000)
-        rng = np.random.default_rng(seed) if seed is not None else self.rng
-        trials = cue_trials(n_trials, self.task, rng=rng)
-        self._set_eta(0.0)
-        if not adaptation and len(self.adaptive):
-            self.adaptive.set(adapt_beta=0.0)
-        try:
-            loss, predicted = self._run_block(trials)
-        finally:
-            if len(self.adaptive):
-                self.adaptive.set(adapt_beta=self.adapt_beta)
+        _require_frozen(self.synapse_model, "test()")
+        trials = cue_trials(n_trials, self.task, rng=np.random.default_rng(validation.whole_number("seed", seed, 0)))
+        loss, predicted = self._run_block(trials)
         return {
             "error": float(np.mean(predicted != trials.labels)),
             "loss": float(loss.mean()),
@@ -785,38 +644,151 @@ class EvidenceAccumulator:
             "predicted": predicted,
         }
 
-    def example_trial(self, label: int | None = None, *, seed: int | None = None) -> Snapshot:
-        """One held-out trial (learning rate 0) with everything recorded: input and
-        recurrent spikes, readout signals, and for ``record_neurons`` neurons of each
-        kind their voltage, pseudo-derivative, learning signal (and adaptive threshold)."""
+    def example_trial(self, label: int | None = None, *, seed: int) -> Snapshot:
+        """One held-out trial (``eta`` must be 0) with the trace recorders on: the
+        readouts' softmax (NaN outside the recall window), the trial's input, and what
+        the recorders recorded."""
         if label not in (None, 0, 1):
             raise ValueError(f"label must be 0 (left), 1 (right) or None (either), got {label!r}")
-        rng = np.random.default_rng(seed) if seed is not None else self.rng
+        _require_frozen(self.synapse_model, "example_trial()")
+        rng = np.random.default_rng(validation.whole_number("seed", seed, 0))
         trials = cue_trials(1, self.task, rng=rng)
         while label is not None and trials.labels[0] != label:
             trials = cue_trials(1, self.task, rng=rng)
-        self._set_eta(0.0)
-        t0 = float(self.n_trials_run * self.task.trial_ms)
         T = self.task.trial_ms
+        t0 = float(self.n_trials_run * T)
         self._run_block(trials, record=True)
         # as the readout sees the trial (offset ms late), defined only in the recall window
         readout = self._last_readout[:, self.offset + 1 : T + self.offset + 1].copy()
         readout[:, : T - self.task.recall_ms] = np.nan
-        snap = Snapshot(
-            readout=readout,
-            target=np.eye(2)[trials.labels[0]][:, None] * np.ones((2, T)),
-            rec_spikes=_spike_events(self.sr_rec, t0, t0 + T, self.rec.tolist()),
-            in_spikes=_spike_events(self.sr_in, t0, t0 + T, self.inputs.tolist()),
-            label=int(trials.labels[0]),
+        recorded = {name: rec.read(t0, T) for name, rec in self.trace_recorders.items()}
+        _switch(self.trace_recorders, 0.0, 0.0)
+        return Snapshot(
+            readout=readout, target=np.eye(2)[trials.labels[0]][:, None] * np.ones((2, T)), recorded=recorded, trial=trials
         )
-        snap.cues = trials.cues[0]
-        for name, mm, pop in (("regular", self.mm_reg, self.regular), ("adaptive", self.mm_ad, self.adaptive)):
-            n = min(self.record_neurons, len(pop))
-            if n:
-                variables = self.variables + (["V_th_adapt"] if name == "adaptive" else [])
-                for var, values in _samples(mm, variables, pop[:n].tolist(), t0, T).items():
-                    snap.neurons[f"{name}:{var}"] = values
-        for device in (self.mm_reg, self.mm_ad, self.sr_rec, self.sr_in):
-            device.set(start=0.0, stop=0.0)
-            device.n_events = 0
-        return snap
+
+
+def fallback_learning_signal(readout, neurons, *, weight_std: float, synapse_model: str = "eprop_learning_signal_connection"):
+    """Connect ``readout`` to ``neurons`` with ``synapse_model`` (random normal feedback
+    weights) if the notebook's exercise left them unconnected, and say so; otherwise do
+    nothing. Returns the number of learning-signal connections now in place."""
+    nest = import_nest()
+    existing = nest.GetConnections(readout, neurons, synapse_model=synapse_model)
+    if len(existing) == 0:
+        print(
+            f"No {synapse_model} connections yet (the exercise above is blank): the notebook connects them "
+            "for you, all to all, so that training can go on. Fill in the exercise to do it yourself."
+        )
+        weight_std = validation.positive_number("weight_std", weight_std)
+        nest.Connect(
+            readout,
+            neurons,
+            "all_to_all",
+            {"synapse_model": synapse_model, "delay": STEP_MS, "weight": nest.random.normal(0.0, weight_std)},
+        )
+    return len(nest.GetConnections(readout, neurons, synapse_model=synapse_model))
+
+
+# ---------------------------------------------------------------------------------------
+# weights
+
+
+def weight_matrix(connections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The weights of ``connections`` (a SynapseCollection from ``nest.GetConnections``)
+    as a matrix, one row per target and one column per source, both in increasing node
+    id order; 0 where there is no connection. Returns (matrix, source ids, target ids)."""
+    nest = import_nest()
+    if not isinstance(connections, nest.SynapseCollection):
+        raise TypeError(f"connections must be what nest.GetConnections returns, got {type(connections).__name__}")
+    data = connections.get(["source", "target", "weight"])
+    sources, targets = np.atleast_1d(data["source"]), np.atleast_1d(data["target"])
+    source_ids, target_ids = np.unique(sources), np.unique(targets)
+    matrix = np.zeros((len(target_ids), len(source_ids)))
+    matrix[np.searchsorted(target_ids, targets), np.searchsorted(source_ids, sources)] = np.atleast_1d(data["weight"])
+    return matrix, source_ids, target_ids
+
+
+# ---------------------------------------------------------------------------------------
+# schematic
+
+
+def draw_network(ax=None, *, kind: str = "regression"):
+    """A schematic of the notebook's e-prop network: populations as boxes, connections as
+    arrows labelled with their NEST synapse model. ``kind`` is ``"regression"`` (notebook
+    1, ``eprop_iaf``) or ``"classification"`` (notebook 2, ``_bsshslm_2020`` models)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    if kind not in ("regression", "classification"):
+        raise ValueError(f"kind must be 'regression' or 'classification', got {kind!r}")
+    suffix = "" if kind == "regression" else "_bsshslm_2020"
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3.6))
+    boxes = {
+        "generators": (0.0, 0.6, "spike_generator\n(task input)"),
+        "inputs": (0.26, 0.6, "parrot_neuron\ninputs"),
+        "rec": (
+            0.53,
+            0.56,
+            "eprop_iaf" + ("(_adapt)" if suffix else "") + "\n" + ("recurrent" if kind == "regression" else "regular + adaptive"),
+        ),
+        "readout": (0.84, 0.6, "eprop_readout\n" + ("readout(s)" if kind == "regression" else "left, right")),
+        "target": (0.84, 0.06, "step_rate_generator\n(target)"),
+    }
+    size = {"rec": (0.18, 0.3)}
+    centre = {}
+    for name, (x, y, text) in boxes.items():
+        w, h = size.get(name, (0.15, 0.22))
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.01", fc="#f2f2f2", ec="k", lw=1))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8)
+        centre[name] = (x, y, w, h)
+
+    def arrow(a, b, label, *, bend=0.0, color="k", dy=0.0):
+        (xa, ya, wa, ha), (xb, yb, wb, hb) = centre[a], centre[b]
+        start = (xa + wa, ya + ha / 2 + dy) if xb > xa else (xa + wa / 2, ya)
+        end = (xb, yb + hb / 2 + dy) if xb > xa else (xb + wb / 2, yb + hb)
+        ax.add_patch(
+            FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, color=color, connectionstyle=f"arc3,rad={bend}")
+        )
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.05, label, ha="center", fontsize=7, color=color)
+
+    arrow("generators", "inputs", "one_to_one")
+    arrow("inputs", "rec", "eprop_synapse")
+    arrow("rec", "readout", "eprop_synapse", dy=0.05)
+    (xr, yr, wr, hr), (xo, yo, wo, ho) = centre["rec"], centre["readout"]
+    ax.add_patch(FancyArrowPatch((xo, yo + 0.04), (xr + wr, yr + 0.04), arrowstyle="-|>", mutation_scale=10, color="C3"))
+    ax.text(
+        xr + wr / 2,
+        yr - 0.12,
+        "learning signal:\neprop_learning_signal_connection",
+        ha="center",
+        fontsize=7,
+        color="C3",
+    )
+    ax.add_patch(
+        FancyArrowPatch(
+            (xr + 0.06, yr + hr), (xr + 0.14, yr + hr), arrowstyle="-|>", mutation_scale=10, connectionstyle="arc3,rad=-1.6"
+        )
+    )
+    ax.text(xr + wr / 2, yr + hr + 0.21, "recurrent: eprop_synapse", ha="center", fontsize=7)
+    (xt, yt, wt, ht) = centre["target"]
+    ax.add_patch(FancyArrowPatch((xt + wt / 2, yt + ht), (xo + wo / 2, yo), arrowstyle="-|>", mutation_scale=10, color="C2"))
+    ax.text(
+        xt - 0.01,
+        yt + ht / 2,
+        "target: rate_connection_delayed,\nreceptor_type 2",
+        fontsize=7,
+        color="C2",
+        va="center",
+        ha="right",
+    )
+    if kind == "classification":
+        ax.text(xo + wo / 2, yo + ho + 0.05, "softmax: readout to readout, receptor_type 1", ha="center", fontsize=7, color="C2")
+    else:
+        ax.text(xo + wo / 2, yo + ho + 0.05, "learning window: receptor_type 1", ha="center", fontsize=7, color="C2")
+    if suffix:
+        ax.text(0.0, 0.05, "every e-prop model here has the suffix _bsshslm_2020", fontsize=8, style="italic")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(0, 1.05)
+    ax.axis("off")
+    return ax

@@ -22,6 +22,7 @@ number of virtual processes (ranks x threads), but not the same order in memory.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -33,13 +34,18 @@ from ..core.analysis import sort_events
 from ..core.kernel import import_nest
 
 
+@functools.cache
 def num_processes() -> int:
-    """The number of MPI processes NEST runs on (1 for the pip wheel)."""
+    """The number of MPI processes NEST runs on (1 for the pip wheel).
+
+    Fixed for the life of the process, so asked once: NEST's ``NumProcesses`` takes
+    about 30 ms, which the training loops would otherwise pay at every iteration."""
     return int(import_nest().NumProcesses())
 
 
+@functools.cache
 def rank() -> int:
-    """This process's MPI rank (0 for the pip wheel)."""
+    """This process's MPI rank (0 for the pip wheel); fixed for the life of the process."""
     return int(import_nest().Rank())
 
 

@@ -126,21 +126,70 @@ def run_astrocytes(
     return summary, {"times": result.spikes["times"], "senders": result.spikes["senders"].astype(np.int64)}
 
 
+def _eprop_network(nest, target, n: int, seed: int, learning_rate: float):
+    """Notebook eprop/01's network (section 2) with ``n`` inputs and ``n`` recurrent
+    neurons, in the current kernel; returns its PatternTrainer."""
+    from ..parts.eprop import PatternTrainer, frozen_noise
+
+    kappa, steps = 0.97, len(target)
+    scale = 1.0 - kappa
+    generators = nest.Create("spike_generator", n)
+    inputs = nest.Create("parrot_neuron", n)
+    rec = nest.Create(
+        "eprop_iaf",
+        n,
+        {
+            "C_m": 1.0, "E_L": 0.0, "V_m": 0.0, "V_th": 0.03, "tau_m": 30.0, "t_ref": 0.0, "I_e": 0.0,
+            "surrogate_gradient_function": "piecewise_linear", "surrogate_gradient_height": 10.0,
+            "surrogate_gradient_width": 0.03, "kappa": kappa, "kappa_reg": kappa, "c_reg": 300.0 / steps,
+            "f_target": 10.0, "eprop_isi_trace_cutoff": 100, "flush_event_send_interval": float(steps),
+        },
+    )  # fmt: skip
+    readout = nest.Create("eprop_readout", 1, {"C_m": 1.0, "E_L": 0.0, "V_m": 0.0, "tau_m": 30.0, "eprop_isi_trace_cutoff": 100})
+    targets = nest.Create("step_rate_generator", 1)
+    window = nest.Create("step_rate_generator", params={"amplitude_times": [2.0], "amplitude_values": [1.0]})
+    rate = {"synapse_model": "rate_connection_delayed", "delay": 1.0}
+    nest.Connect(generators, inputs, "one_to_one", {"delay": 1.0})
+    nest.Connect(targets, readout, "one_to_one", {**rate, "receptor_type": 2})
+    nest.Connect(window, readout, "all_to_all", {**rate, "receptor_type": 1})
+    optimizer = {"type": "gradient_descent", "eta": learning_rate * scale**2, "batch_size": 1, "optimize_each_step": False}
+    nest.SetDefaults("eprop_synapse", {"optimizer": {**optimizer, "Wmin": -100.0, "Wmax": 100.0}})
+    all_to_all = {"rule": "all_to_all", "allow_autapses": False}
+    for pre, post in [(inputs, rec), (rec, rec), (rec, readout)]:
+        weight = nest.random.normal(0.0, scale / np.sqrt(n))
+        nest.Connect(pre, post, all_to_all, {"synapse_model": "eprop_synapse", "delay": 1.0, "weight": weight})
+    nest.Connect(
+        readout,
+        rec,
+        "all_to_all",
+        {
+            "synapse_model": "eprop_learning_signal_connection",
+            "delay": 1.0,
+            "weight": nest.random.normal(0.0, scale / np.sqrt(n)),
+        },
+    )
+    recorder = nest.Create("multimeter", {"interval": 1.0, "record_from": ["readout_signal", "target_signal"]})
+    nest.Connect(recorder, readout)
+    noise = frozen_noise(n, steps, 50.0, seed=seed, silent_ms=3)
+    return PatternTrainer(target, noise, input_generators=generators, target_generators=targets, readout_recorder=recorder)
+
+
 def run_eprop(
     size: float = 1.0, *, seed: int = 1, threads: int = 1, iterations: int = 20, learning_rate: float = 5e-4
 ) -> tuple[dict, dict]:
-    """The e-prop pattern-generation network (sine target) with ``size`` x 100
-    recurrent neurons and inputs, trained for ``iterations``. Returns (summary, weights)."""
-    from ..parts.eprop import PatternGenerator, sine_pattern
+    """The e-prop pattern-generation network of notebook eprop/01 (sine target) with
+    ``size`` x 100 recurrent neurons and inputs, trained for ``iterations``. Returns
+    (summary, weights)."""
+    from ..parts.eprop import sine_pattern
 
     size = _check_size(size)
     n = int(round(100 * size))
     if not 2 <= n <= 2000:
         raise ValueError(f"size {size} gives {n} recurrent neurons; e-prop here takes 2 to 2000 (size 0.02 to 20)")
     started = time.perf_counter()
-    reset_kernel(seed=seed, threads=threads, resolution=1.0)
-    network = PatternGenerator(sine_pattern(), n_input=n, n_rec=n, seed=seed, record_neurons=0)
-    history = network.train(iterations, learning_rate, progress=False)
+    nest = reset_kernel(seed=seed, threads=threads, resolution=1.0)
+    trainer = _eprop_network(nest, sine_pattern(seed=seed), n, seed, learning_rate)
+    history = trainer.train(iterations, progress=False)
     wall = time.perf_counter() - started
     weights = gather.gather_connections(("source", "target", "weight"), synapse_model="eprop_synapse")
     loss = [float(x) for x in history["loss"]]
