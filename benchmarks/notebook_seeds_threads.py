@@ -6,7 +6,10 @@ for one seed may fail for the next. This script executes the notebook itself (no
 of its cells): every `seed=1` in its code cells becomes `seed=S` (kernel, task and
 trainer seeds alike; other seeds, such as the held-out trials' `seed=1000`, stay), and
 NEST_WORKSHOP_THREADS sets the threads. Each self-check line the notebook prints is
-kept, with its measured value, and a run that raises is recorded with its error.
+kept, with its measured value, and a run that raises is recorded with its error. The
+wall time and peak memory (this process and the kernel) of the core path (the cells
+before the first "Going further" heading) and of the whole notebook are recorded too;
+the first cells include the kernel's start and NEST's import.
 
 More threads than cores busy-wait badly; OMP_WAIT_POLICY=passive (set here for the
 kernels) keeps oversubscribed runs fast without changing a single spike.
@@ -27,9 +30,12 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from nest_workshop.tools.notebook_runner import TreeMemoryMonitor
+
 RESULTS = Path(__file__).with_name("results")
 CHECK = re.compile(r"^(✔|✘)( NOT TRUE that)? (?P<claim>[^:]+): (?P<evidence>.*)$")
-NUMBER = re.compile(r"(?P<name>.+?) (?P<value>-?[0-9.]+(?:e[-+]?[0-9]+)?)( %| \S+)? (?P<op><|>|≤|≥|within|between)")
+NUMBER = re.compile(r"(?P<name>.+?) (?P<value>-?[0-9.]+(?:e[-+]?[0-9]+)?)( %| \S+)? (?P<op><|>|≤|≥|within|between|lies|vs)")
+FURTHER = re.compile(r"^#+ .*Going further", re.M)
 
 
 def with_seed(notebook, seed: int):
@@ -43,10 +49,30 @@ def run(path: Path, threads: int, seed: int) -> dict:
     notebook = with_seed(nbformat.read(path, as_version=4), seed)
     env = {**os.environ, "NEST_WORKSHOP_THREADS": str(threads), "OMP_WAIT_POLICY": "passive"}
     os.environ.update(env)  # the kernel inherits this process's environment
+    # The core path ends where the first "Going further" heading starts.
+    further = next(
+        (i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown" and FURTHER.search(c.source)),
+        len(notebook.cells),
+    )
+    core = {}
+    monitor = TreeMemoryMonitor(os.getpid())  # this process and the kernel it starts
+
+    def on_cell_start(cell, cell_index, **_):
+        if cell_index > further and not core:
+            core.update(core_s=time.perf_counter() - started, core_peak_gb=monitor.peak_bytes / 1024**3)
+
     # allow_errors: a failed check is recorded and the notebook goes on to its other checks
-    client = NotebookClient(notebook, timeout=3600, allow_errors=True, resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook,
+        timeout=3600,
+        allow_errors=True,
+        on_cell_start=on_cell_start,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    monitor.start()
     started = time.perf_counter()
     client.execute()
+    monitor.stop()
     checks, errors = [], []
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -68,7 +94,17 @@ def run(path: Path, threads: int, seed: int) -> dict:
                         }
                     )
     error = "; ".join(errors) or None
-    return {"threads": threads, "seed": seed, "wall_s": time.perf_counter() - started, "error": error, "checks": checks}
+    wall = time.perf_counter() - started
+    return {
+        "threads": threads,
+        "seed": seed,
+        "wall_s": wall,
+        "core_s": core.get("core_s", wall),
+        "peak_gb": monitor.peak_bytes / 1024**3,
+        "core_peak_gb": core.get("core_peak_gb", monitor.peak_bytes / 1024**3),
+        "error": error,
+        "checks": checks,
+    }
 
 
 def write(path: Path, rows: list[dict]):
@@ -81,8 +117,8 @@ def write(path: Path, rows: list[dict]):
         "",
         "Written by `benchmarks/notebook_seeds_threads.py`; values as the checks print them (✘ = failed).",
         "",
-        "| threads | seed | " + " | ".join(claims) + " | wall (s) | error |",
-        "|---|---|" + "---|" * len(claims) + "---|---|",
+        "| threads | seed | " + " | ".join(claims) + " | core path (s) | whole (s) | peak memory, core (GB) | error |",
+        "|---|---|" + "---|" * len(claims) + "---|---|---|---|",
     ]
     for row in rows:
         by_claim = {c["claim"]: c for c in row["checks"]}
@@ -95,7 +131,9 @@ def write(path: Path, rows: list[dict]):
                 text = f"{check['value']:.3g}" if check["value"] is not None else "ok"
                 cells.append(text if check["passed"] else f"✘ {text}")
         lines.append(
-            f"| {row['threads']} | {row['seed']} | " + " | ".join(cells) + f" | {row['wall_s']:.0f} | {row['error'] or ''} |"
+            f"| {row['threads']} | {row['seed']} | "
+            + " | ".join(cells)
+            + f" | {row['core_s']:.0f} | {row['wall_s']:.0f} | {row['core_peak_gb']:.2f} | {row['error'] or ''} |"
         )
     (RESULTS / f"{stem}_seeds_threads.md").write_text("\n".join(lines) + "\n")
 
