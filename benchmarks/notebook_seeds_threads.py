@@ -12,7 +12,7 @@ before the first "Going further" heading) and of the whole notebook are recorded
 the first cells include the kernel's start and NEST's import.
 
 More threads than cores busy-wait badly; OMP_WAIT_POLICY=passive (set here for the
-kernels) keeps oversubscribed runs fast without changing a single spike.
+kernels when threads outnumber cores) keeps such runs fast without changing a spike.
 
     .venv/bin/python benchmarks/notebook_seeds_threads.py materials/eprop/01_pattern_generation_solution.ipynb \\
         [--threads 1 2 4 8] [--seeds 1 2 3]
@@ -30,6 +30,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from nest_workshop.core.kernel import available_cores
 from nest_workshop.tools.notebook_runner import TreeMemoryMonitor
 
 RESULTS = Path(__file__).with_name("results")
@@ -47,8 +48,13 @@ def with_seed(notebook, seed: int):
 
 def run(path: Path, threads: int, seed: int) -> dict:
     notebook = with_seed(nbformat.read(path, as_version=4), seed)
-    env = {**os.environ, "NEST_WORKSHOP_THREADS": str(threads), "OMP_WAIT_POLICY": "passive"}
-    os.environ.update(env)  # the kernel inherits this process's environment
+    os.environ["NEST_WORKSHOP_THREADS"] = str(threads)  # the kernel inherits this process's environment
+    # Passive waiting only where threads outnumber cores: there it saves much time; with
+    # no more threads than cores, OpenMP's default (active) waiting is faster.
+    if threads > available_cores():
+        os.environ["OMP_WAIT_POLICY"] = "passive"
+    else:
+        os.environ.pop("OMP_WAIT_POLICY", None)
     # The core path ends where the first "Going further" heading starts.
     further = next(
         (i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown" and FURTHER.search(c.source)),
