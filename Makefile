@@ -61,9 +61,11 @@ test: setup lint
 # the threads outnumber the cores; OMP_WAIT_POLICY=passive keeps that from busy-waiting
 # (same spikes, far less time), but a small network still pays for its threads' meeting
 # every 1 ms step (e-prop 02: about 4 min at 4 threads on 2 cores). CI runs the
-# introduction and the classifier, whose checks have the narrowest margins; the spread
-# of every e-prop check over 1-8 threads is in materials/eprop/README.md.
-THREADS_PARTS ?= materials/introduction materials/eprop/02_evidence_accumulation_solution.ipynb
+# introduction, the classifier, whose checks have the narrowest margins, and the sequence
+# network, whose checks demand exact predictions and replay orders (about 2 min); the
+# spread of every check over 1-8 threads is in the parts' READMEs and benchmarks/results.
+THREADS_PARTS ?= materials/introduction materials/eprop/02_evidence_accumulation_solution.ipynb \
+	materials/sequence_learning/02_learning_and_replay_solution.ipynb
 test-threads: setup
 	NEST_WORKSHOP_THREADS=4 OMP_WAIT_POLICY=passive $(BIN)/python -m pytest -ra --nbval-lax --nbval-current-env \
 		--durations=5 -p no:cacheprovider $(THREADS_PARTS)

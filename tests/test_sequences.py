@@ -1,20 +1,97 @@
-"""The sequence-learning part: inputs, the NESTML neuron and synapse, and learning."""
+"""The sequence-learning part: the exercises' NESTML, the models' mechanisms tested from
+the outside with NEST calls, the schedule, the training loop and the replay read-out."""
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nest_workshop import reset_kernel
+from nest_workshop.core import nestml
 from nest_workshop.parts import sequences as S
 
-MODELS = Path(__file__).resolve().parents[1] / "materials" / "sequence_learning" / "models"
+PART = Path(__file__).resolve().parents[1] / "materials" / "sequence_learning"
+MODELS = PART / "models"
 
 
 @pytest.fixture(scope="module")
 def module():
     reset_kernel(threads=1)  # modules load only into an empty kernel; earlier tests leave nodes behind
     return S.build_models(MODELS)
+
+
+# ---------------------------------------------------------------------------
+# The exercises' NESTML
+
+
+def solution_answers(notebook: str) -> dict[str, str]:
+    """The NESTML strings a solution notebook's exercise cells define, by variable name."""
+    cells = json.loads((PART / notebook).read_text())["cells"]
+    answers: dict = {}
+    for cell in cells:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and re.search(r'^\w+ = """', source, re.M) and "### BEGIN SOLUTION" in source:
+            block = source.split("### BEGIN SOLUTION", 1)[1].split("\n", 1)[1].split("### END SOLUTION")[0]
+            exec(block, {}, answers)
+    return answers
+
+
+def test_the_solutions_nestml_is_the_shipped_models_byte_for_byte(tmp_path):
+    """Notebook 1's answers, placed by fill_in, give exactly the models in models/: so the
+    solution's build comes from the cache `make build` filled, and exercise and model
+    cannot drift apart."""
+    answers = solution_answers("01_neuron_and_synapse_solution.ipynb")
+    assert set(answers) == {"dap_start", "permanence_update"}
+    written = nestml.fill_in(
+        {
+            MODELS / "dendritic_neuron.nestml": {"dAP start": answers["dap_start"]},
+            MODELS / "permanence_synapse.nestml": {"permanence update": answers["permanence_update"]},
+        },
+        tmp_path,
+    )
+    for path in written:
+        assert path.read_bytes() == (MODELS / path.name).read_bytes()
+    key = nestml._cache_key(written, "nest", "sequence_learning", S.CODEGEN_OPTS)
+    shipped = nestml._cache_key([MODELS / f for f in S.MODEL_FILES], "nest", "sequence_learning", S.CODEGEN_OPTS)
+    assert key == shipped
+    # any change to the text is a new module
+    (changed, _) = nestml.fill_in(
+        {
+            MODELS / "dendritic_neuron.nestml": {"dAP start": answers["dap_start"].replace("theta_dAP", "1.2 * theta_dAP")},
+            MODELS / "permanence_synapse.nestml": {},
+        },
+        tmp_path / "changed",
+    )
+    assert nestml._cache_key([changed, _], "nest", "sequence_learning", S.CODEGEN_OPTS) != shipped
+
+
+def test_the_tutorial_sign_answer_subtracts_the_inhibitory_current():
+    answer = solution_answers("02_learning_and_replay_solution.ipynb")["subtracting_soma"]
+    shipped = nestml.regions(MODELS / "dendritic_neuron.nestml")["somatic current"]
+    assert answer.strip() == shipped.replace("+ convolve(K_inh", "- convolve(K_inh")
+
+
+@pytest.mark.nestml_build
+def test_a_nestml_mistake_in_an_exercise_names_the_participants_file_and_line(tmp_path):
+    answers = solution_answers("01_neuron_and_synapse_solution.ipynb")
+    misspelt = answers["permanence_update"].replace("(zt - dAP_trace)", "(zt - dAP_trac)")
+    files = nestml.fill_in(
+        {MODELS / "dendritic_neuron.nestml": {}, MODELS / "permanence_synapse.nestml": {"permanence update": misspelt}},
+        tmp_path / "my_models",
+    )
+    broken_line = next(i for i, line in enumerate(files[1].read_text().splitlines(), 1) if "dAP_trac)" in line)
+    reset_kernel(threads=1)
+    with pytest.raises(nestml.NestmlSyntaxError) as error:
+        nestml.build(files, module_name="sequence_learning", codegen_opts=S.CODEGEN_OPTS, cache_dir=tmp_path / "cache")
+    first = str(error.value).splitlines()[1]  # the first error listed is the one with a place
+    assert f"permanence_synapse.nestml:{broken_line}:" in first and 'symbol "dAP_trac"' in first
+    assert not any((tmp_path / "cache").glob("*/meta.json"))  # a failed build leaves no cache entry
+
+
+# ---------------------------------------------------------------------------
+# Sequences, schedule, weights
 
 
 @pytest.mark.parametrize(
@@ -48,13 +125,16 @@ def test_psc_for_psp_gives_the_requested_peak():
 
 def test_schedule_times_and_readouts():
     config = S.SequenceConfig()
-    stimuli, readouts, t_end = S.episode_schedule([list("ADBE"), list("FDBC")], config, 2)
-    assert stimuli["A"] == [30.0, 470.0] and stimuli["D"] == [70.0, 290.0, 510.0, 730.0]
-    assert len(readouts) == 4
-    assert readouts[0] == (0, 0, 110.0 + config.record_delay)  # B of A-D-B-E at 110 ms
-    assert t_end == 30.0 + 2 * 440.0
+    schedule = S.episode_schedule(["ADBE", "FDBC"], config, 2)
+    assert schedule.stimuli["A"] == [30.0, 470.0] and schedule.stimuli["D"] == [70.0, 290.0, 510.0, 730.0]
+    assert len(schedule.readouts) == 4
+    assert schedule.readouts[0] == (0, 0, 110.0 + config.record_delay)  # B of A-D-B-E at 110 ms
+    assert schedule.episode_length == 440.0 and schedule.t_end == 30.0 + 2 * 440.0
+    assert schedule.last_episode_start == 30.0 + 440.0
     with pytest.raises(ValueError, match="n_episodes"):
         S.episode_schedule(["AB"], config, 0)
+    with pytest.raises(ValueError, match="only 6 subpopulations"):
+        S.episode_schedule(["ABCDEFG"], config, 1)
 
 
 def test_config_is_validated():
@@ -64,55 +144,177 @@ def test_config_is_validated():
         S.SequenceConfig(indegree=900).validate()
 
 
+def test_replay_orders_follow_the_median_spike_time_of_active_subpopulations():
+    config = S.SequenceConfig()
+    n = config.n_per_element
+    # cue at 0: A (20 neurons at 1 ms), then C (15 at 30 ms), B only 5 neurons (too few)
+    times = np.r_[np.full(20, 1.0), np.full(15, 30.0), np.full(5, 20.0)]
+    senders = np.r_[np.arange(20), 2 * n + np.arange(15), n + np.arange(5)]
+    assert S.replay_orders(times, senders, [0.0, 100.0], ["A", "B", "C"], config, window=100.0) == [["A", "C"], []]
+
+
+# ---------------------------------------------------------------------------
+# The models tested from the outside, with the notebooks' NEST calls
+
+
+def dendritic_response(module, n_inputs, theta_dAP=None):
+    """Notebook 1, section 5: one neuron, n coincident mature inputs on its dendrite."""
+    nest = reset_kernel(seed=1, threads=1)
+    neuron_model, _ = S.model_names(module)
+    receptors = S.receptor_types(neuron_model)
+    neuron = nest.Create(neuron_model, params={} if theta_dAP is None else {"theta_dAP": theta_dAP})
+    inputs = nest.Create("parrot_neuron", n_inputs)
+    nest.Connect(nest.Create("spike_generator", params={"spike_times": [10.0]}), inputs)
+    nest.Connect(inputs, neuron, syn_spec={"weight": 12.98, "delay": 1.0, "receptor_type": receptors["dend_spikes"]})
+    meter = nest.Create("multimeter", params={"record_from": ["I_dend", "active_dendrite_readout"], "interval": 0.1})
+    spikes = nest.Create("spike_recorder")
+    nest.Connect(meter, neuron)
+    nest.Connect(neuron, spikes)
+    nest.Simulate(100.0)
+    return meter.events, spikes.events["times"]
+
+
 @pytest.mark.nestml_build
 def test_dap_threshold_between_4_and_5_coincident_inputs(module):
     # each input has a mature synapse's weight, 12.98 pA: 4 sum to 51.9 pA < 59 pA, 5 to 64.9 pA
     for n_inputs in (4, 5, 7):
-        trace = in_fresh_kernel(S.neuron_experiment, module, n_dendritic=n_inputs)
-        dap = trace["active_dendrite_readout"] > 0.5
+        events, spikes = dendritic_response(module, n_inputs)
+        dap = events["active_dendrite_readout"] > 0.5
         assert dap.any() == (n_inputs >= 5)
         if dap.any():
-            assert trace["I_dend"].max() == pytest.approx(200.0)  # the plateau current
-        assert len(trace["spikes"]) == 0  # a dAP alone does not make the soma fire
+            assert events["I_dend"].max() == pytest.approx(200.0)  # the plateau current
+            assert 59.9 <= dap.sum() * 0.1 <= 60.1  # lasting tau_dAP
+        assert len(spikes) == 0  # a dAP alone does not make the soma fire
     # the threshold is the model's parameter: raise it and 5 inputs no longer suffice
-    strict = S.SequenceConfig(theta_dAP=70.0)
-    assert not (in_fresh_kernel(S.neuron_experiment, module, n_dendritic=5, config=strict)["active_dendrite_readout"] > 0.5).any()
-
-
-@pytest.mark.nestml_build
-def test_dap_makes_the_soma_answer_earlier(module):
-    alone = in_fresh_kernel(S.neuron_experiment, module, somatic_time=50.0)
-    predicted = in_fresh_kernel(S.neuron_experiment, module, n_dendritic=6, somatic_time=50.0)
-    assert len(alone["spikes"]) == len(predicted["spikes"]) == 1
-    assert predicted["spikes"][0] < alone["spikes"][0] - 0.5
+    events, _ = dendritic_response(module, 5, theta_dAP=70.0)
+    assert not (events["active_dendrite_readout"] > 0.5).any()
 
 
 @pytest.mark.nestml_build
 def test_homeostasis_reverses_potentiation_above_target(module):
-    change = {
-        z: np.diff(in_fresh_kernel(S.pairing_experiment, module, z, n_pairings=8)["permanence"][1:]).mean()
-        for z in (0.0, 1.0, 2.0)
-    }
-    assert change[0.0] > change[1.0] > 0 > change[2.0]
+    """Notebook 1, section 7: pairings with the dAP trace clamped at 0, 1, 2 x target."""
+    nest = reset_kernel(seed=1, threads=1)
+    neuron_model, synapse_model = S.model_names(module)
+    receptors = S.receptor_types(neuron_model)
+    pre_times = 50.0 + 200.0 * np.arange(8)
+    post = nest.Create(neuron_model, 3, params={"evolve_dAP_trace": 0.0, "dAP_trace": [0.0, 1.0, 2.0]})
+    pre = nest.Create("parrot_neuron")
+    nest.Connect(nest.Create("spike_generator", params={"spike_times": pre_times}), pre)
+    drive = nest.Create("spike_generator", params={"spike_times": pre_times + 40.0 - 1.6})
+    nest.Connect(
+        drive,
+        post,
+        syn_spec={"weight": 2 * S.stimulus_weight(S.SequenceConfig()), "delay": 0.1, "receptor_type": receptors["soma_spikes"]},
+    )
+    nest.Connect(
+        pre,
+        post,
+        syn_spec={
+            "synapse_model": synapse_model,
+            "receptor_type": receptors["dend_spikes"],
+            "delay": 0.1,
+            "permanence": 5.0,
+            "permanence_min": 1.0,
+        },
+    )
+    synapses = nest.GetConnections(pre, post)
+    assert synapses.get("target") == post.tolist()
+    permanence = [synapses.get("permanence")]
+    for t in pre_times:
+        nest.Simulate(t + 199.0 - nest.biological_time)
+        permanence.append(synapses.get("permanence"))
+    change = np.diff(np.array(permanence)[1:], axis=0).mean(axis=0)
+    assert change[0] > change[1] > 0 > change[2]
     # the difference between clamps is the homeostatic term alone: 2 * lambda_h * zt * permanence_max
-    assert change[0.0] - change[2.0] == pytest.approx(2 * 0.014 * 1.0 * 20.0, rel=0.02)
+    assert change[0] - change[2] == pytest.approx(2 * 0.014 * 1.0 * 20.0, rel=0.02)
+
+
+# ---------------------------------------------------------------------------
+# Training
+
+
+def build_network(module, sequence_list, n_episodes, inhibition_sign=-1.0):
+    """Notebook 2's network, built with its calls (inhibition_sign=+1: inhibition excites)."""
+    nest = reset_kernel(seed=1, threads=1)
+    neuron_model, synapse_model = S.model_names(module)
+    receptors = S.receptor_types(neuron_model)
+    c = S.SequenceConfig()
+    n = c.n_per_element
+    schedule = S.episode_schedule(sequence_list, c, n_episodes)
+    exc = nest.Create(neuron_model, c.n_elements * n, params={"tau_h": schedule.episode_length})
+    inh = nest.Create(
+        "iaf_psc_exp",
+        c.n_elements,
+        params={
+            "C_m": 250.0,
+            "tau_m": 5.0,
+            "tau_syn_ex": 0.5,
+            "tau_syn_in": 1.65,
+            "t_ref": 2.0,
+            "E_L": 0.0,
+            "V_m": 0.0,
+            "V_reset": 0.0,
+            "V_th": 15.0,
+        },
+    )
+    nest.Connect(
+        exc,
+        exc,
+        {"rule": "fixed_indegree", "indegree": c.indegree, "allow_autapses": False, "allow_multapses": False},
+        {
+            "synapse_model": synapse_model,
+            "receptor_type": receptors["dend_spikes"],
+            "delay": c.delay,
+            "permanence": nest.random.uniform(min=0.0, max=c.initial_permanence_max),
+            "Wmax": c.w_mature,
+            "dt_min": 4.0,
+            "dt_max": 2 * c.delta_t,
+        },
+    )
+    w_ie = S.psc_for_psp(1.2 * 15.0 / c.pattern_size, 5.0, 0.5, 250.0)
+    w_ei = inhibition_sign * S.psc_for_psp(2 * c.V_th, 10.0, 1.0, 250.0)
+    subpopulations = [exc[k * n : (k + 1) * n] for k in range(c.n_elements)]
+    S.connect_winner_take_all(subpopulations, inh, w_ie, w_ei)
+    for element, times in schedule.stimuli.items():
+        generator = nest.Create("spike_generator", params={"spike_times": times})
+        nest.Connect(
+            generator,
+            subpopulations[schedule.vocabulary.index(element)],
+            syn_spec={"weight": S.stimulus_weight(c), "delay": 0.1, "receptor_type": receptors["soma_spikes"]},
+        )
+    spikes = nest.Create("spike_recorder")
+    nest.Connect(exc, spikes)
+    daps = nest.Create(
+        "multimeter",
+        params={
+            "record_from": ["active_dendrite_readout"],
+            "interval": 1.0,
+            "start": schedule.last_episode_start,
+            "stop": schedule.t_end,
+        },
+    )
+    nest.Connect(daps, exc)
+    recurrent = nest.GetConnections(exc, exc)
+    recurrent.set(permanence_min=S.get_in_chunks(recurrent, ["permanence"])["permanence"].tolist())
+    return exc, schedule, spikes, daps
 
 
 @pytest.mark.nestml_build
-def test_the_sign_error_of_the_published_tutorial_prevents_learning(module):
-    """With 'inhibition' that excites, every neuron fires and both successors of B are
-    predicted (20 episodes suffice to show it)."""
-    reset_kernel(seed=1, threads=1)
-    network = S.SequenceNetwork(["ADBE", "FDBC"], module, S.SequenceConfig(inhibition_excites=True))
-    history = network.train(20, progress=False)
+def test_inhibition_that_excites_prevents_learning(module):
+    """NESTML 9 and the published tutorial's neuron: 'inhibition' that excites makes
+    every neuron fire, so both successors of B are predicted (20 episodes suffice)."""
+    exc, schedule, spikes, daps = build_network(module, ["ADBE", "FDBC"], 20, inhibition_sign=+1.0)
+    history = S.train(exc, schedule, spike_recorder=spikes, dap_recorder=daps, progress=False)
     assert history.predicted[-1] == [{"C", "E"}, {"C", "E"}]
     assert history.false_positives[-1] == 1.0
     assert np.all(history.active_neurons[-1] == 150)
-    with pytest.raises(ValueError, match="not in the trained vocabulary"):
-        S.replay(network, ["Z"])
-
-
-def in_fresh_kernel(helper, *args, **kwargs):
-    """The notebooks' pattern: reset the kernel, then run one experiment in it."""
-    reset_kernel(seed=1, threads=1)
-    return helper(*args, **kwargs)
+    # what the figures read is there: the last episode's dAPs, and the synapse tables
+    assert len(history.dap_last_episode["times"]) > 0
+    assert (history.dap_last_episode["times"] >= schedule.last_episode_start).all()
+    assert len(history.synapses_before["source"]) == len(history.synapses_after["source"]) == 900 * 180
+    assert history.connectivity(after_training=False, mature_only=False).sum() == 900 * 180
+    # a network already simulated cannot run the schedule again
+    with pytest.raises(RuntimeError, match="already been simulated"):
+        S.train(exc, schedule, spike_recorder=spikes, dap_recorder=daps, progress=False)
+    with pytest.raises(ValueError, match="exc has 150 neurons"):
+        S.train(exc[:150], schedule, spike_recorder=spikes, dap_recorder=daps, progress=False)

@@ -21,6 +21,9 @@ How it works (the reasons are in docs/nestml-builds.md):
 4. The module is installed with ``nest.Install(<absolute path>)``, no environment
    variables needed. A kernel reset removes dynamically loaded models, so this module
    registers with :mod:`.kernel` to install them again after every reset.
+
+For exercises, ``show``, ``fill_in`` and ``regions`` (from :mod:`.nestml_source`) print a
+block of a model and write a copy whose marked regions hold a participant's NESTML.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from . import build_cache, kernel
+from .nestml_source import ModelSourceError, fill_in, regions, show  # noqa: F401  (nw.nestml.show, ...)
 
 CACHE_ENV = "NEST_WORKSHOP_CACHE"
 # Bump when the build recipe changes, so old cache entries are not reused.
@@ -386,7 +390,9 @@ def _generate_code(
     except (OSError, ValueError):
         raise NestmlError(f"NESTML code generation crashed (exit status {returncode}):\n{_log_tail(log_text)}") from None
     if not result["ok"]:
-        errors = result["errors"]
+        # Errors with a place first: a general one (such as co-generation's "Synapse used in
+        # pair not found") usually follows from them.
+        errors = sorted(result["errors"], key=lambda e: (e["file"] is None or e["line"] is None, e["file"] or "", e["line"] or 0))
         if errors:
             lines = []
             for e in errors:
