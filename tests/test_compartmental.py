@@ -302,3 +302,22 @@ def test_dendritic_h_current_reduces_temporal_summation(cm_with_ih):
     assert blocked["summation"] > 1.5
     with pytest.raises(ValueError, match="the neuron fired"):
         fresh(C.epsp_train, C.NESTML_MODEL, ACTIVE.compartments(), site=0, weight=0.05)
+
+
+def test_accuracy_report_names_the_sites_beyond_tolerance_and_what_to_add():
+    from types import SimpleNamespace
+
+    reduced = SimpleNamespace(n_compartments=7, fit_seconds=3.2)
+    rows = [
+        {"site": "trunk", "distance": 300.0, "soma_error": 0.01, "local_error": -0.02},
+        {"site": "tuft", "distance": 900.0, "soma_error": 0.023, "local_error": -0.13},
+    ]
+    report = C.accuracy_report(rows, reduced, tolerance=0.05)
+    text = "\n".join(report)
+    assert "tuft (900 µm): the local EPSP is off by -13.0 %" in text
+    assert "trunk (300 µm)" not in text and "somatic EPSP is off" not in text  # within 5 %
+    assert "support compartments" in text and "7 compartments, fitted in 3.2 s" in text
+    rows[1]["local_error"] = -0.04
+    assert C.accuracy_report(rows, reduced, tolerance=0.05) == []
+    with pytest.raises(ValueError, match="tolerance"):
+        C.accuracy_report(rows, reduced, tolerance=0.0)

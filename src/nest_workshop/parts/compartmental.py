@@ -970,11 +970,12 @@ def epsp_full(
     return _epsp_result(result["t"], traces, site, tree.passive["e_eq"])
 
 
-def compare_epsps(tree, reduced: ReducedNeuron, *, weight: float) -> list[dict]:
+def compare_epsps(tree, reduced: ReducedNeuron, *, weight: float, tolerance: float = 0.05) -> list[dict]:
     """Somatic and local EPSPs of one input at each dendritic site: full (NEURON) vs
     reduced (NEST), with relative errors. NEST runs one reduced neuron per site in one
     fresh kernel (call ``nw.reset_kernel(..., resolution=...)`` first); NEURON uses the
-    same time step."""
+    same time step. Where an error exceeds ``tolerance``, prints what to add to the
+    reduction (:func:`accuracy_report`)."""
     dt = import_nest().resolution
     reduced_runs = _epsps_reduced(reduced, list(reduced.sites), weight=weight, t_sim=60.0, t_input=10.0, caller="compare_epsps")
     rows = []
@@ -991,7 +992,47 @@ def compare_epsps(tree, reduced: ReducedNeuron, *, weight: float) -> list[dict]:
                 "local_error": small["local_epsp"] / full["local_epsp"] - 1,
             }
         )
+    for line in accuracy_report(rows, reduced, tolerance=tolerance):
+        print(line)
     return rows
+
+
+def accuracy_report(rows: list[dict], reduced: ReducedNeuron, *, tolerance: float = 0.05) -> list[str]:
+    """What :func:`compare_epsps` found beyond ``tolerance`` (relative EPSP error), and
+    what controls it: support compartments on the path to a site (a single compartment
+    for a long thin stretch lumps its capacitance, which lowers and slows the fast local
+    EPSP), and sites on the main branches (the somatic EPSP needs the path's axial
+    resistance and membrane). Empty when every error is within ``tolerance``."""
+    tolerance = validation.positive_number("tolerance", tolerance)
+    lines = []
+    for row in rows:
+        for where, key in (("local", "local_error"), ("somatic", "soma_error")):
+            error = row[key]
+            if abs(error) > tolerance:
+                lines.append(f"  {row['site']} ({row['distance']:.0f} µm): the {where} EPSP is off by {100 * error:+.1f} %")
+    if not lines:
+        return []
+    local = any(abs(row["local_error"]) > tolerance for row in rows)
+    advice = [
+        f"The reduced model ({reduced.n_compartments} compartments, fitted in {reduced.fit_seconds:.1f} s) misses "
+        f"{100 * tolerance:g} % here:",
+        *lines,
+        "What to add:",
+    ]
+    if local:
+        advice.append(
+            "  - support compartments between the soma and the site (reduce_morphology(..., support=(1/3, 2/3)), or "
+            "denser, e.g. (0.25, 0.5, 0.75)): one compartment standing for a long thin stretch lumps its capacitance;"
+        )
+    advice.append(
+        "  - a site on the main branch on the way to the site (a trunk or branch point), so the path's axial "
+        "resistance and membrane are represented;"
+    )
+    advice.append(
+        "  Each compartment makes the fit longer (NEAT fits all of them together) and the NEST neuron slower: "
+        "add where the error is, not everywhere."
+    )
+    return advice
 
 
 def population_response(
