@@ -26,9 +26,20 @@ def test_population_rate_bins(regular_spikes):
     assert np.allclose(rates, 100.0)
 
 
+def test_cv_isi_of_a_clock_and_of_poisson_trains(regular_spikes):
+    assert analysis.cv_isi(regular_spikes, 0.0, 1000.0) == pytest.approx(0.0, abs=1e-9)
+    rng = np.random.default_rng(1)
+    times = np.concatenate([np.cumsum(rng.exponential(10.0, 500)) for _ in range(20)])  # Poisson, 100 spikes/s
+    senders = np.repeat(np.arange(1, 21), 500)
+    assert analysis.cv_isi({"times": times, "senders": senders}, 0.0, 4000.0) == pytest.approx(1.0, abs=0.08)
+    assert np.isnan(analysis.cv_isi({"times": [1.0, 2.0], "senders": [1, 1]}, 0.0, 10.0))  # too few spikes
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
+        (lambda e: analysis.cv_isi(e, 0, 100, min_spikes=2), "min_spikes"),
+        (lambda e: analysis.cv_isi(e, 10, 10), "t_stop"),
         (lambda e: analysis.mean_rate(e, 0, 0, 1), "n_neurons"),
         (lambda e: analysis.mean_rate(e, 1, 5, 1), "t_stop"),
         (lambda e: analysis.population_rate(e, 1, 0, 10, bin_ms=0), "bin_ms"),

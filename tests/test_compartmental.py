@@ -321,3 +321,29 @@ def test_accuracy_report_names_the_sites_beyond_tolerance_and_what_to_add():
     assert C.accuracy_report(rows, reduced, tolerance=0.05) == []
     with pytest.raises(ValueError, match="tolerance"):
         C.accuracy_report(rows, reduced, tolerance=0.0)
+
+
+def test_nmda_current_reads_cm_default_recordables():
+    # cm_default's magnesium block, at three voltages
+    assert C.nmda_unblocked([-70.0, -40.0, 0.0]) == pytest.approx([0.0030, 0.0575, 1 / 1.3], abs=2e-4)
+    # One spike (1 nS) into an AMPA_NMDA receptor: the recorded rise and decay parts add up
+    # to an NMDA conductance that peaks at the weight (NMDA_ratio scales the current).
+    nest = reset_kernel(seed=1, threads=1)
+    neuron = nest.Create("cm_default")
+    neuron.compartments = C.BallAndSticks(n_branches=1).compartments()
+    neuron.receptors = [{"comp_idx": 1, "receptor_type": "AMPA_NMDA", "params": {"NMDA_ratio": 2.0}}]
+    source = nest.Create("spike_generator", params={"spike_times": [5.0]})
+    nest.Connect(source, neuron, syn_spec={"weight": 0.001, "receptor_type": 0})
+    names = ["v_comp1", "g_r_AN_NMDA_0", "g_d_AN_NMDA_0"]
+    meter = nest.Create("multimeter", params={"record_from": names, "interval": 0.1})
+    nest.Connect(meter, neuron)
+    nest.Simulate(100.0)
+    v, g_rise, g_decay = (meter.events[name] for name in names)
+    assert (g_rise + g_decay).max() == pytest.approx(0.001, rel=0.01)
+    current = C.nmda_current(g_rise, g_decay, v, nmda_ratio=2.0)
+    assert current.max() > 0 and current.max() < 2 * 0.001 * 0.01 * 70  # mostly blocked near rest: < 1 % of g (E - V)
+    spikes = nest.Create("spike_recorder")  # no spikes: rate 0, irregularity undefined
+    state = C.network_state(spikes, 1, meter, receptor=0, compartment=1, nmda_ratio=2.0, t_start=0.0, t_stop=100.0)
+    assert state["rate"] == 0 and np.isnan(state["cv"]) and state["nmda_current"] == pytest.approx(1e3 * current.mean())
+    with pytest.raises(ValueError, match="does not record"):
+        C.network_state(spikes, 1, meter, receptor=1, compartment=1, nmda_ratio=2.0, t_start=0.0, t_stop=100.0)

@@ -66,3 +66,23 @@ def population_rate(source, n_neurons: int, t_start: float, t_stop: float, bin_m
         raise ValueError(f"the window [{t_start}, {t_stop}] ms is shorter than one {bin_ms} ms bin")
     counts, _ = np.histogram(times, bins=edges)
     return (edges[:-1] + edges[1:]) / 2, counts / n_neurons / (bin_ms / 1000.0)
+
+
+def cv_isi(source, t_start: float, t_stop: float, min_spikes: int = 3) -> float:
+    """Irregularity of firing: the coefficient of variation (std / mean) of the
+    interspike intervals within ``[t_start, t_stop)`` ms, averaged over the neurons with
+    at least ``min_spikes`` spikes there (0 for a clock, about 1 for a Poisson process).
+    ``nan`` when no neuron fires that often."""
+    if not t_stop > t_start:
+        raise ValueError(f"t_stop ({t_stop} ms) must be after t_start ({t_start} ms)")
+    if not isinstance(min_spikes, int) or min_spikes < 3:
+        raise ValueError(f"min_spikes must be a whole number of at least 3 (two intervals), got {min_spikes!r}")
+    times, senders = spike_times(source)
+    keep = (times >= t_start) & (times < t_stop)
+    times, senders = times[keep], senders[keep]
+    cvs = []
+    for sender in np.unique(senders):
+        intervals = np.diff(np.sort(times[senders == sender]))
+        if len(intervals) + 1 >= min_spikes and intervals.mean() > 0:
+            cvs.append(intervals.std() / intervals.mean())
+    return float(np.mean(cvs)) if cvs else float("nan")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import validation
+from ..core import analysis, validation
 from ..core.kernel import import_nest, require_fresh_kernel
 
 RECEPTOR_TYPES = ("AMPA", "GABA", "NMDA", "AMPA_NMDA")
@@ -1081,6 +1081,51 @@ def population_response(
         "senders": senders,
         "times": times,
         "t_sim": t_sim,
+    }
+
+
+# NEST's cm_default computes an AMPA_NMDA receptor's NMDA current as
+#   i = NMDA_ratio * g_NMDA * B(v) * (e_AMPA_NMDA - v),   B(v) = 1 / (1 + 0.3 exp(-0.1 v / mV))
+# (nestkernel's cm_receptors: the magnesium block B opens with depolarisation). g_NMDA,
+# which peaks at the connection's weight, is the sum of the two recordables
+# g_r_AN_NMDA_<i> (rise part, negative) and g_d_AN_NMDA_<i> (decay part) of receptor i.
+def nmda_unblocked(v) -> np.ndarray:
+    """Fraction of NMDA channels free of the magnesium block at ``v`` mV (cm_default's
+    sigmoid): 0.3 % at -70 mV, 6 % at -40 mV, 77 % at 0 mV."""
+    return 1.0 / (1.0 + 0.3 * np.exp(-0.1 * np.asarray(v, dtype=float)))
+
+
+def nmda_current(g_rise, g_decay, v, *, nmda_ratio: float, e_rev: float = 0.0) -> np.ndarray:
+    """NMDA current (nA, into the compartment) of a cm_default AMPA_NMDA receptor from its
+    recorded conductance parts (µS), the compartment's voltage (mV) and the receptor's
+    ``NMDA_ratio`` (cm_default's default is 2)."""
+    return nmda_ratio * (np.asarray(g_rise) + np.asarray(g_decay)) * nmda_unblocked(v) * (e_rev - np.asarray(v))
+
+
+def network_state(
+    spike_recorder, n_neurons: int, meter, *, receptor: int, compartment: int, nmda_ratio: float, t_start: float, t_stop: float
+) -> dict:
+    """The state of a network of cm_default neurons over ``[t_start, t_stop)`` ms: the
+    firing rate (spikes/s per neuron) and irregularity (CV of the interspike intervals)
+    of the ``n_neurons`` neurons whose spikes ``spike_recorder`` holds, and from
+    ``meter`` (a multimeter on some of them recording ``v_comp<compartment>``,
+    ``g_r_AN_NMDA_<receptor>`` and ``g_d_AN_NMDA_<receptor>``) the mean NMDA current
+    (pA) of that AMPA_NMDA receptor (its ``NMDA_ratio`` is ``nmda_ratio``) and the mean
+    voltage (mV) of its compartment."""
+    events = analysis.events_of(meter)
+    names = [f"v_comp{compartment}", f"g_r_AN_NMDA_{receptor}", f"g_d_AN_NMDA_{receptor}"]
+    missing = [name for name in names if name not in events]
+    if missing:
+        raise ValueError(f"the multimeter does not record {missing}: give it record_from={names}")
+    keep = (events["times"] >= t_start) & (events["times"] < t_stop)
+    v, g_rise, g_decay = (np.asarray(events[name])[keep] for name in names)
+    if not v.size:
+        raise ValueError(f"the multimeter has no samples between {t_start} and {t_stop} ms")
+    return {
+        "rate": analysis.mean_rate(spike_recorder, n_neurons, t_start, t_stop),
+        "cv": analysis.cv_isi(spike_recorder, t_start, t_stop),
+        "nmda_current": 1e3 * float(nmda_current(g_rise, g_decay, v, nmda_ratio=nmda_ratio).mean()),
+        "dendrite_v": float(v.mean()),
     }
 
 
