@@ -1035,55 +1035,6 @@ def accuracy_report(rows: list[dict], reduced: ReducedNeuron, *, tolerance: floa
     return advice
 
 
-def population_response(
-    reduced: ReducedNeuron, input_sites, *, rates=(1000.0,), n_per_group: int = 20, weight: float = 0.001, t_sim: float = 1000.0
-) -> dict:
-    """A population of reduced neurons with an active soma, one group of ``n_per_group``
-    neurons for each input site (site names) and input rate (spikes/s): each neuron is
-    driven by its own Poisson input (AMPA, ``weight`` µS) at that one site. Returns the
-    firing rate (spikes/s per neuron) and the mean somatic voltage (mV) of each group as
-    ``{site: array over rates}``, and the spikes with the neuron ids of each group.
-    Runs in a fresh kernel (call ``nw.reset_kernel(seed=...)`` first)."""
-    reduced.check_site_names(input_sites)
-    rates = [float(r) for r in np.atleast_1d(rates)]
-    if not rates or min(rates) < 0:
-        raise ValueError(f"rates must be input rates of at least 0 spikes/s, got {rates!r}")
-    if not isinstance(n_per_group, int) or n_per_group < 1:
-        raise ValueError(f"n_per_group must be a whole number of at least 1, got {n_per_group!r}")
-    if weight <= 0:
-        raise ValueError(f"weight must be a positive conductance in µS, got {weight!r}")
-    nest = require_fresh_kernel("population_response")
-    spikes = nest.Create("spike_recorder")
-    meter = nest.Create("multimeter", params={"record_from": ["v_comp0"], "interval": 1.0})
-    groups = {}
-    for site in input_sites:
-        for rate in rates:
-            neurons = create_reduced(nest, reduced, n_per_group, receptor_sites=[site], active_soma=True)
-            drive = nest.Create("poisson_generator", params={"rate": rate})
-            nest.Connect(drive, neurons, syn_spec={"weight": weight, "receptor_type": 0, "delay": 1.0})
-            nest.Connect(neurons, spikes)
-            nest.Connect(meter, neurons)
-            groups[site, rate] = np.asarray(neurons.tolist())
-    nest.Simulate(t_sim)
-    senders, times = np.asarray(spikes.events["senders"]), np.asarray(spikes.events["times"])
-    v_senders, v = np.asarray(meter.events["senders"]), np.asarray(meter.events["v_comp0"])
-    rate_out = {s: np.zeros(len(rates)) for s in input_sites}
-    soma_v = {s: np.zeros(len(rates)) for s in input_sites}
-    for (site, rate), ids in groups.items():
-        i = rates.index(rate)
-        rate_out[site][i] = np.isin(senders, ids).sum() / (len(ids) * t_sim / 1000.0)
-        soma_v[site][i] = v[np.isin(v_senders, ids)].mean()
-    return {
-        "rates": np.asarray(rates),
-        "rate": rate_out,
-        "soma_v": soma_v,
-        "groups": groups,
-        "senders": senders,
-        "times": times,
-        "t_sim": t_sim,
-    }
-
-
 # NEST's cm_default computes an AMPA_NMDA receptor's NMDA current as
 #   i = NMDA_ratio * g_NMDA * B(v) * (e_AMPA_NMDA - v),   B(v) = 1 / (1 + 0.3 exp(-0.1 v / mV))
 # (nestkernel's cm_receptors: the magnesium block B opens with depolarisation). g_NMDA,
@@ -1107,8 +1058,8 @@ def network_state(
 ) -> dict:
     """The state of a network of cm_default neurons over ``[t_start, t_stop)`` ms: the
     firing rate (spikes/s per neuron) and irregularity (CV of the interspike intervals)
-    of the ``n_neurons`` neurons whose spikes ``spike_recorder`` holds, and from
-    ``meter`` (a multimeter on some of them recording ``v_comp<compartment>``,
+    of the ``n_neurons`` neurons whose spikes ``spike_recorder`` (or its events) holds, and from
+    ``meter`` (a multimeter on some of them, or its events, recording ``v_comp<compartment>``,
     ``g_r_AN_NMDA_<receptor>`` and ``g_d_AN_NMDA_<receptor>``) the mean NMDA current
     (pA) of that AMPA_NMDA receptor (its ``NMDA_ratio`` is ``nmda_ratio``) and the mean
     voltage (mV) of its compartment."""
@@ -1127,6 +1078,55 @@ def network_state(
         "nmda_current": 1e3 * float(nmda_current(g_rise, g_decay, v, nmda_ratio=nmda_ratio).mean()),
         "dendrite_v": float(v.mean()),
     }
+
+
+def plot_network_states(states: dict, runs: dict, *, input_rates, inhibition_sites, compartment: int, t_window=(600.0, 800.0)):
+    """Notebook 3's network figure. Top: rate, irregularity and dendritic NMDA current
+    against the input rate, one line per inhibition site (``states[site, rate]`` from
+    :func:`network_state`). Bottom: the recorded dendrite (``v_comp<compartment>``) of
+    three neurons at the highest input rate, one panel per inhibition site
+    (``runs[site, rate]`` = (spike events, multimeter events))."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(12, 6), layout="constrained")
+    grid = fig.add_gridspec(2, 3, height_ratios=[1, 1.1])
+    measures = [("rate", "output rate (spikes/s)"), ("cv", "irregularity (CV of ISIs)"), ("nmda_current", "NMDA current (pA)")]
+    for column, (key, label) in enumerate(measures):
+        ax = fig.add_subplot(grid[0, column])
+        for where in inhibition_sites:
+            ax.plot(input_rates, [states[where, r][key] for r in input_rates], "o-", label=f"inhibition on {where}")
+        ax.set_xlabel("input rate (spikes/s)")
+        ax.set_ylabel(label)
+    ax.legend(fontsize=8)
+    top = max(input_rates)
+    first = None
+    for column, where in enumerate(inhibition_sites[:2]):
+        ax = fig.add_subplot(grid[1, column], sharey=first)
+        first = first or ax
+        events = analysis.events_of(runs[where, top][1])
+        for sender in np.unique(events["senders"])[:3]:
+            mask = (events["senders"] == sender) & (events["times"] >= t_window[0]) & (events["times"] < t_window[1])
+            ax.plot(events["times"][mask], events[f"v_comp{compartment}"][mask], lw=0.8)
+        ax.set_title(f"inhibition on {where}: the dendrite at {top:.0f}/s", fontsize=10)
+        ax.set_xlabel("time (ms)")
+        ax.set_ylabel("V dendrite (mV)")
+    ax = fig.add_subplot(grid[1, 2])  # how much of the time the dendrites spend where
+    for where in inhibition_sites:
+        events = analysis.events_of(runs[where, top][1])
+        ax.hist(
+            events[f"v_comp{compartment}"],
+            bins=np.arange(-80.0, 1.0, 2.5),
+            density=True,
+            histtype="step",
+            lw=1.5,
+            label=f"inhibition on {where}",
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("V dendrite (mV)")
+    ax.set_ylabel("fraction of time per mV")
+    ax.set_title(f"all recorded dendrites at {top:.0f}/s", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
 
 
 def plot_morphology(tree, sites: dict | None = None, ax=None, colors=None):
