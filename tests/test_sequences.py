@@ -1,8 +1,6 @@
 """The sequence-learning part: the exercises' NESTML, the models' mechanisms tested from
 the outside with NEST calls, the schedule, the training loop and the replay read-out."""
 
-import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,8 @@ import pytest
 from nest_workshop import reset_kernel
 from nest_workshop.core import nestml
 from nest_workshop.parts import sequences as S
+
+from ._notebook_answers import solution_answers as notebook_answers
 
 PART = Path(__file__).resolve().parents[1] / "materials" / "sequence_learning"
 MODELS = PART / "models"
@@ -27,15 +27,7 @@ def module():
 
 
 def solution_answers(notebook: str) -> dict[str, str]:
-    """The NESTML strings a solution notebook's exercise cells define, by variable name."""
-    cells = json.loads((PART / notebook).read_text())["cells"]
-    answers: dict = {}
-    for cell in cells:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and re.search(r'^\w+ = """', source, re.M) and "### BEGIN SOLUTION" in source:
-            block = source.split("### BEGIN SOLUTION", 1)[1].split("\n", 1)[1].split("### END SOLUTION")[0]
-            exec(block, {}, answers)
-    return answers
+    return notebook_answers(PART / notebook)
 
 
 def test_the_solutions_nestml_is_the_shipped_models_byte_for_byte(tmp_path):
