@@ -65,7 +65,8 @@ test: setup lint
 # network, whose checks demand exact predictions and replay orders (about 2 min); the
 # spread of every check over 1-8 threads is in the parts' READMEs and benchmarks/results.
 THREADS_PARTS ?= materials/introduction materials/eprop/02_evidence_accumulation_solution.ipynb \
-	materials/sequence_learning/02_learning_and_replay_solution.ipynb
+	materials/sequence_learning/02_learning_and_replay_solution.ipynb \
+	materials/compartmental/03_morphology_reduction_solution.ipynb
 test-threads: setup
 	NEST_WORKSHOP_THREADS=4 OMP_WAIT_POLICY=passive $(BIN)/python -m pytest -ra --nbval-lax --nbval-current-env \
 		--durations=5 -p no:cacheprovider $(THREADS_PARTS)

@@ -8,6 +8,8 @@ import pytest
 from nest_workshop import reset_kernel
 from nest_workshop.parts import compartmental as C
 
+from ._notebook_answers import solution_answers
+
 NMDA = {"NMDA_ratio": 3.0}
 
 
@@ -123,6 +125,27 @@ def test_neat_writes_nothing_into_the_working_directory(tmp_path, monkeypatch, b
     monkeypatch.chdir(tmp_path)
     C.reduce_morphology(ball_and_stick, {"soma": (1, 0.5), "tip": (6, 1.0)}, support=())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_neat_fits_are_cached_whole_and_repaired(tmp_path, monkeypatch, ball_and_stick):
+    monkeypatch.setenv(C.NEAT_CACHE_ENV, str(tmp_path / "cache"))
+    sites = {"soma": (1, 0.5), "tip": (6, 1.0)}
+    first = C.reduce_morphology(ball_and_stick, sites, support=())
+    store = C.neat_cache_dir()
+    files = sorted(store.glob("*.p"))
+    assert files and [p.name for p in store.iterdir() if p.name.startswith(".")] == []  # no partial file left
+    assert C.reduce_morphology(ball_and_stick, sites, support=()).compartments() == first.compartments()
+    for path in files:  # a damaged cache is recomputed and replaced, with the same result
+        path.write_bytes(b"damaged")
+    assert C.reduce_morphology(ball_and_stick, sites, support=()).compartments() == first.compartments()
+    assert all(path.read_bytes() != b"damaged" for path in files)
+    # another membrane on the same tree does not take the cached one's numbers
+    swc = tmp_path / "ball_and_stick.swc"
+    swc.write_text(BALL_AND_STICK)
+    slower = C.load_morphology(swc, passive=dict(C.PASSIVE, tau_m=20.0))
+    cached = C.reduce_morphology(slower, sites, support=()).compartments()
+    monkeypatch.setenv(C.NEAT_CACHE_ENV, str(tmp_path / "empty"))
+    assert cached == C.reduce_morphology(slower, sites, support=()).compartments() != first.compartments()
 
 
 def test_the_reduced_ball_and_stick_matches_neuron(ball_and_stick):
@@ -347,3 +370,19 @@ def test_nmda_current_reads_cm_default_recordables():
     assert state["rate"] == 0 and np.isnan(state["cv"]) and state["nmda_current"] == pytest.approx(1e3 * current.mean())
     with pytest.raises(ValueError, match="does not record"):
         C.network_state(spikes, 1, meter, receptor=1, compartment=1, nmda_ratio=2.0, t_start=0.0, t_stop=100.0)
+
+
+def test_the_solutions_h_current_is_the_shipped_model_byte_for_byte(tmp_path):
+    """Notebook 2's answers, placed by fill_in, give exactly models/cm_with_ih.nestml: the
+    solution's build is the one `make build` cached, and exercise and model cannot drift."""
+    from nest_workshop.core import nestml
+
+    part = Path(__file__).resolve().parents[1] / "materials" / "compartmental"
+    answers = solution_answers(part / "02_nestml_compartmental_solution.ipynb")
+    assert set(answers) == {"h_gating", "h_current"}
+    model = part / "models" / "cm_with_ih.nestml"
+    (written,) = nestml.fill_in({model: {"h gating": answers["h_gating"], "h current": answers["h_current"]}}, tmp_path)
+    assert written.read_bytes() == model.read_bytes()
+    assert nestml._cache_key([written], "nest_compartmental", "compartmental", {}) == nestml._cache_key(
+        [model], "nest_compartmental", "compartmental", {}
+    )

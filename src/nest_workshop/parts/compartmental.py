@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import filecmp
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -631,6 +633,20 @@ AMPA = {"e_AMPA": 0.0, "tau_r_AMPA": 0.2, "tau_d_AMPA": 3.0}
 # the reduced neuron fires (the dendrites stay passive)
 ACTIVE_SOMA_DENSITY = {"gbar_Na": 90.0, "gbar_K": 30.0}
 NEAT_WORKDIR = Path(tempfile.gettempdir()) / "nest-workshop-neat"
+NEAT_CACHE_ENV = "NEST_WORKSHOP_NEAT_CACHE"
+
+
+def neat_cache_dir() -> Path:
+    """Where NEAT's cached tree computations are kept between fits and sessions:
+    ``$NEST_WORKSHOP_NEAT_CACHE``, or ``~/.cache/nest-workshop/neat``; one folder per NEAT
+    version, whose files another version might not read."""
+    if os.environ.get(NEAT_CACHE_ENV):
+        root = Path(os.environ[NEAT_CACHE_ENV])
+    else:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nest-workshop" / "neat"
+    from importlib.metadata import version
+
+    return root.expanduser() / f"nest-neat-{version('nest-neat')}"
 
 
 @contextlib.contextmanager
@@ -852,10 +868,48 @@ class ReducedNeuron:
                 raise ValueError(f"unknown site {name!r}: this neuron has sites {', '.join(self.site_compartment)}")
 
 
+def _fit_with_cache(neat, tree, locations, scratch: Path):
+    """NEAT's fit, with NEAT's own cache of what depends only on the tree (above all its
+    separation-of-variables modes, most of a fit's time: about 19 s of 20 for the L2/3
+    cell on 2 cores, 1-2 s with the cache). NEAT reads and writes its cache files in
+    ``scratch``; they are copied in from :func:`neat_cache_dir` before and published there
+    after a successful fit, each by one rename, so an interrupted or failed fit leaves
+    no partial file behind. A cached file NEAT cannot read is recomputed and replaced."""
+    store = neat_cache_dir()
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    cached = sorted(store.glob("*.p")) if store.is_dir() else []
+    for path in cached:
+        shutil.copy2(path, scratch / path.name)
+
+    def fit(recompute: bool):
+        with contextlib.redirect_stdout(None):  # NEAT prints its cache status
+            fitter = neat.CompartmentFitter(tree, save_cache=True, recompute_cache=recompute, cache_path=str(scratch))
+            return fitter.fit_model(locations)
+
+    try:
+        result, replace = fit(recompute=False), False
+    except Exception:
+        if not cached:
+            raise
+        result, replace = fit(recompute=True), True  # another NEAT's or a damaged file
+    store.mkdir(parents=True, exist_ok=True)
+    for path in scratch.glob("*.p"):
+        target = store / path.name
+        # new, or rewritten by NEAT (which recomputes what it cannot read)
+        if replace or not target.exists() or not filecmp.cmp(path, target, shallow=False):
+            partial = store / f".{path.name}.{os.getpid()}.partial"
+            shutil.copy2(path, partial)
+            os.replace(partial, target)
+    return result
+
+
 def reduce_morphology(tree, sites: dict, support=(1 / 3, 2 / 3)) -> ReducedNeuron:
     """Fit a reduced compartment tree with a compartment at each site (and at ``support``
     fractions of each dendritic site's distance to the soma; ``()`` for none) with NEAT's
-    ``CompartmentFitter``. Takes several seconds for the L2/3 cell."""
+    ``CompartmentFitter``. The first fit of a tree takes about 20 s for the L2/3 cell on 2
+    cores; NEAT's cache (:func:`_fit_with_cache`) makes later fits of the same tree, in
+    this session or another, take 1-2 s."""
     check_sites(tree, sites)
     if any(not 0.0 < f < 1.0 for f in support):
         raise ValueError(f"support fractions must lie between 0 and 1 (exclusive), got {support!r}")
@@ -865,9 +919,7 @@ def reduce_morphology(tree, sites: dict, support=(1 / 3, 2 / 3)) -> ReducedNeuro
         locations += support_locations(tree, site, support)
     start = time.perf_counter()
     with _in_neat_workdir() as folder:
-        with contextlib.redirect_stdout(None):  # NEAT prints its cache status
-            fitter = neat.CompartmentFitter(tree, save_cache=False, recompute_cache=True, cache_path=str(folder / "neatcache"))
-            ctree, fitted = fitter.fit_model(locations)
+        ctree, fitted = _fit_with_cache(neat, tree, locations, folder / "neatcache")
         ctree = neat.NestCompartmentTree(ctree)
     ctree.reset_indices()
     by_location = {node.loc_idx: node.index for node in ctree}
