@@ -386,3 +386,15 @@ def test_the_solutions_h_current_is_the_shipped_model_byte_for_byte(tmp_path):
     assert nestml._cache_key([written], "nest_compartmental", "compartmental", {}) == nestml._cache_key(
         [model], "nest_compartmental", "compartmental", {}
     )
+
+
+def test_check_neuron_catches_what_nest_accepts_silently():
+    nest = reset_kernel(threads=1)
+    neuron = nest.Create("cm_default")
+    neuron.compartments = C.BallAndSticks(n_branches=2).compartments()
+    neuron.receptors = [{"comp_idx": 3, "receptor_type": "AMPA_NDMA"}, {"comp_idx": 6, "receptor_type": "AMPA_NMDA"}]
+    with pytest.raises(ValueError, match=r"receptors are \[\(6, 'AMPA_NMDA'\)\], expected .*check the spelling"):
+        C.check_neuron(neuron, parents=[-1, 0, 1, 2, 0, 4, 5], receptors=[(3, "AMPA_NMDA"), (6, "AMPA_NMDA")])
+    with pytest.raises(ValueError, match=r"parents \[-1, 0, 1, 2, 0, 4, 5\], expected \[-1, 0, 1, 2, 3, 4, 5\]"):
+        C.check_neuron(neuron, parents=[-1, 0, 1, 2, 3, 4, 5], receptors=[(6, "AMPA_NMDA")])
+    C.check_neuron(neuron, parents=[-1, 0, 1, 2, 0, 4, 5], receptors=[(6, "AMPA_NMDA")])  # as NEST made it

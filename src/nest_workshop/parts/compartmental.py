@@ -93,6 +93,31 @@ def check_receptors(receptors, n_compartments: int) -> None:
             raise ValueError(f"there is no compartment {compartment!r}: this neuron has compartments 0 to {n_compartments - 1}")
 
 
+def check_neuron(neuron, *, parents, receptors) -> None:
+    """Check a ``cm_default`` neuron as NEST holds it against the tree and receptors it
+    should have: ``parents`` (each compartment's ``parent_idx``, in order) and
+    ``receptors`` (``[(compartment, receptor type), ...]``, in order). Raises a
+    ``ValueError`` that shows both. NEST 3.10 silently skips a receptor whose type it
+    does not know (a misspelling) while still counting its index, so the receptors
+    after it are not where their index says; this check catches that before a run."""
+    made_parents = [c["parent_idx"] for c in neuron.get("compartments")]
+    made = [(r["comp_idx"], r["receptor_type"]) for r in neuron.get("receptors")]
+    expected = [(int(c), t) for c, t in receptors]
+    problems = []
+    if made_parents != list(parents):
+        problems.append(f"its compartments have parents {made_parents}, expected {list(parents)}")
+    if made != expected:
+        problems.append(f"its receptors are {made}, expected {expected} (as (compartment, type), in index order)")
+        unknown = sorted({t for t in (r["receptor_type"] for r in neuron.get("receptors")) if t not in RECEPTOR_TYPES})
+        if len(made) < len(expected) or unknown:
+            problems.append(
+                "NEST skips a receptor whose receptor_type it does not know, without an error, and still counts its "
+                f"index: check the spelling (cm_default has {', '.join(RECEPTOR_TYPES)})"
+            )
+    if problems:
+        raise ValueError("the neuron is not the one asked for: " + "; ".join(problems))
+
+
 def create_neuron(nest, morphology: BallAndSticks, receptors, receptor_params: dict | None = None):
     """Create a ``cm_default`` neuron with the given tree and receptors
     (``[(compartment, type), ...]``; receptor index i is the i-th in this list)."""
