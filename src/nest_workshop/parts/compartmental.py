@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import filecmp
+import importlib.metadata
 import os
 import shutil
 import tempfile
@@ -669,9 +670,7 @@ def neat_cache_dir() -> Path:
         root = Path(os.environ[NEAT_CACHE_ENV])
     else:
         root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nest-workshop" / "neat"
-    from importlib.metadata import version
-
-    return root.expanduser() / f"nest-neat-{version('nest-neat')}"
+    return root.expanduser() / f"nest-neat-{importlib.metadata.version('nest-neat')}"
 
 
 @contextlib.contextmanager
@@ -896,7 +895,7 @@ class ReducedNeuron:
 def _fit_with_cache(neat, tree, locations, scratch: Path):
     """NEAT's fit, with NEAT's own cache of what depends only on the tree (above all its
     separation-of-variables modes, most of a fit's time: about 19 s of 20 for the L2/3
-    cell on 2 cores, 1-2 s with the cache). NEAT reads and writes its cache files in
+    cell on 2 cores; a fit takes 2-4 s with the cache). NEAT reads and writes its cache files in
     ``scratch``; they are copied in from :func:`neat_cache_dir` before and published there
     after a successful fit, each by one rename, so an interrupted or failed fit leaves
     no partial file behind. A cached file NEAT cannot read is recomputed and replaced."""
@@ -934,7 +933,7 @@ def reduce_morphology(tree, sites: dict, support=(1 / 3, 2 / 3)) -> ReducedNeuro
     fractions of each dendritic site's distance to the soma; ``()`` for none) with NEAT's
     ``CompartmentFitter``. The first fit of a tree takes about 20 s for the L2/3 cell on 2
     cores; NEAT's cache (:func:`_fit_with_cache`) makes later fits of the same tree, in
-    this session or another, take 1-2 s."""
+    this session or another, take 2-4 s."""
     check_sites(tree, sites)
     if any(not 0.0 < f < 1.0 for f in support):
         raise ValueError(f"support fractions must lie between 0 and 1 (exclusive), got {support!r}")
