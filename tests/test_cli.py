@@ -64,6 +64,20 @@ def test_build_prebuilds_the_manifest_then_reuses_it(tmp_path):
     assert second.returncode == 0 and "cached in" in second.stdout, second.stdout + second.stderr
 
 
+def test_build_prepares_neats_cache_for_shipped_morphologies(tmp_path):
+    from .test_compartmental import BALL_AND_STICK
+
+    data = tmp_path / "materials" / "part" / "data"
+    data.mkdir(parents=True)
+    (data / "cell.swc").write_text(BALL_AND_STICK)
+    (data / "broken.swc").write_text("not a morphology\n")
+    env = {"NEST_WORKSHOP_NEAT_CACHE": str(tmp_path / "neat")}
+    out = run_cli("build", cwd=tmp_path, env_extra=env)
+    assert out.returncode == 1, out.stdout + out.stderr  # the broken file is a failure, reported
+    assert "✔ part/data/cell.swc (NEAT): tree modes cached" in out.stdout and "✘ part/data/broken.swc" in out.stdout
+    assert list((tmp_path / "neat").rglob("*.p"))
+
+
 def test_build_reports_a_bad_manifest(tmp_path):
     (tmp_path / "materials").mkdir()
     (tmp_path / "materials" / "nestml_modules.toml").write_text('[[module]]\nsource = ["x.nestml"]\n')
