@@ -895,13 +895,23 @@ class ReducedNeuron:
 def _fit_with_cache(neat, tree, locations, scratch: Path):
     """NEAT's fit, with NEAT's own cache of what depends only on the tree (above all its
     separation-of-variables modes, most of a fit's time: about 19 s of 20 for the L2/3
-    cell on 2 cores; a fit takes 2-4 s with the cache). NEAT reads and writes its cache files in
-    ``scratch``; they are copied in from :func:`neat_cache_dir` before and published there
+    cell on 2 cores; a fit takes 2-4 s with the cache). NEAT reads and writes its cache
+    files in ``scratch``; they are copied in from :func:`neat_cache_dir` before and published there
     after a successful fit, each by one rename, so an interrupted or failed fit leaves
-    no partial file behind. A cached file NEAT cannot read is recomputed and replaced."""
-    store = neat_cache_dir()
+    no partial file behind. A cached file NEAT cannot read is recomputed and replaced.
+    ``scratch`` belongs to this process and is removed afterwards, so fits running at
+    once in two processes do not meet."""
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
+    try:
+        return _fit_in(neat, tree, locations, scratch, neat_cache_dir())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _fit_in(neat, tree, locations, scratch: Path, store: Path):
+    """The fit in ``scratch``, with the files of ``store`` copied in and the new or
+    rewritten ones published back (see :func:`_fit_with_cache`)."""
     cached = sorted(store.glob("*.p")) if store.is_dir() else []
     for path in cached:
         shutil.copy2(path, scratch / path.name)
@@ -943,7 +953,7 @@ def reduce_morphology(tree, sites: dict, support=(1 / 3, 2 / 3)) -> ReducedNeuro
         locations += support_locations(tree, site, support)
     start = time.perf_counter()
     with _in_neat_workdir() as folder:
-        ctree, fitted = _fit_with_cache(neat, tree, locations, folder / "neatcache")
+        ctree, fitted = _fit_with_cache(neat, tree, locations, folder / f"neatcache-{os.getpid()}")  # one per process
         ctree = neat.NestCompartmentTree(ctree)
     ctree.reset_indices()
     by_location = {node.loc_idx: node.index for node in ctree}
