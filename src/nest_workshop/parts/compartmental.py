@@ -912,26 +912,17 @@ def _fit_with_cache(neat, tree, locations, scratch: Path):
 def _fit_in(neat, tree, locations, scratch: Path, store: Path):
     """The fit in ``scratch``, with the files of ``store`` copied in and the new or
     rewritten ones published back (see :func:`_fit_with_cache`)."""
-    cached = sorted(store.glob("*.p")) if store.is_dir() else []
-    for path in cached:
+    for path in sorted(store.glob("*.p")) if store.is_dir() else []:
         shutil.copy2(path, scratch / path.name)
 
-    def fit(recompute: bool):
-        with contextlib.redirect_stdout(None):  # NEAT prints its cache status
-            fitter = neat.CompartmentFitter(tree, save_cache=True, recompute_cache=recompute, cache_path=str(scratch))
-            return fitter.fit_model(locations)
-
-    try:
-        result, replace = fit(recompute=False), False
-    except Exception:
-        if not cached:
-            raise
-        result, replace = fit(recompute=True), True  # another NEAT's or a damaged file
+    with contextlib.redirect_stdout(None):  # NEAT prints its cache status
+        fitter = neat.CompartmentFitter(tree, save_cache=True, recompute_cache=False, cache_path=str(scratch))
+        result = fitter.fit_model(locations)
     store.mkdir(parents=True, exist_ok=True)
     for path in scratch.glob("*.p"):
         target = store / path.name
-        # new, or rewritten by NEAT (which recomputes what it cannot read)
-        if replace or not target.exists() or not filecmp.cmp(path, target, shallow=False):
+        # new, or rewritten by NEAT (which recomputes a file it cannot read)
+        if not target.exists() or not filecmp.cmp(path, target, shallow=False):
             partial = store / f".{path.name}.{os.getpid()}.partial"
             shutil.copy2(path, partial)
             os.replace(partial, target)
