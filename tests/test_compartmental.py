@@ -398,3 +398,81 @@ def test_check_neuron_catches_what_nest_accepts_silently():
     with pytest.raises(ValueError, match=r"parents \[-1, 0, 1, 2, 0, 4, 5\], expected \[-1, 0, 1, 2, 3, 4, 5\]"):
         C.check_neuron(neuron, parents=[-1, 0, 1, 2, 3, 4, 5], receptors=[(6, "AMPA_NMDA")])
     C.check_neuron(neuron, parents=[-1, 0, 1, 2, 0, 4, 5], receptors=[(6, "AMPA_NMDA")])  # as NEST made it
+
+
+# --- NEAT beyond passive: notebook 2's h-current on a morphology (notebook 3) ---
+
+
+def test_the_neat_h_channel_has_the_nestml_kinetics():
+    channel = C.ih_channel()
+    voltages = np.array([-110.0, -90.0, -75.0, -60.0, -40.0])
+    m_inf, tau = C.ih_kinetics(voltages)
+    assert [channel.compute_varinf(v)["m"] for v in voltages] == pytest.approx(m_inf, rel=1e-9)
+    assert [channel.compute_tauinf(v)["m"] for v in voltages] == pytest.approx(tau, rel=1e-9)
+    assert type(channel) is type(C.ih_channel()) and channel.e == C.E_H
+    assert C.ih_density_apical(0.0) == pytest.approx(1.2174 * C.IH_SOMA_DENSITY)
+
+
+def test_neuron_mechanisms_are_compiled_once_and_never_left_half_built(tmp_path, monkeypatch):
+    monkeypatch.setenv(C.NEAT_CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(C, "_nrnivmodl", lambda: "false")  # a compiler that fails
+    with pytest.raises(RuntimeError, match="nrnivmodl could not compile IIh.mod"):
+        C.load_neuron_mechanisms([C.ih_channel()])
+    assert not C.neuron_mechanisms_dir().exists() or list(C.neuron_mechanisms_dir().iterdir()) == []
+    monkeypatch.undo()
+    monkeypatch.setenv(C.NEAT_CACHE_ENV, str(tmp_path / "cache"))
+    target = C.load_neuron_mechanisms([C.ih_channel()])
+    assert target.parent == C.neuron_mechanisms_dir() and (target / "mech" / "IIh.mod").is_file()
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no partial folder left
+    assert C.load_neuron_mechanisms([C.ih_channel()]) == target  # cached and loaded: nothing to do
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (("Ih", 200.0, "apical"), "is not a NEAT IonChannel"),
+        ((None, 200.0), r"give each channel as \(channel, density in µS/cm², region\)"),
+        ((C.ih_channel, 200.0, "dendrites"), "unknown region 'dendrites': use one of all, somatic, basal, apical"),
+        ((C.ih_channel, -1.0, "all"), "must be µS/cm² >= 0"),
+    ],
+)
+def test_bad_channels_are_explained(tmp_path, entry, message):
+    if entry[0] is C.ih_channel:
+        entry = (C.ih_channel(), *entry[1:])
+    path = tmp_path / "cell.swc"
+    path.write_text(BALL_AND_STICK)
+    with pytest.raises(ValueError, match=message):
+        C.load_morphology(path, channels=[entry])
+
+
+@pytest.fixture(scope="module")
+def ball_and_stick_with_ih(tmp_path_factory):
+    path = tmp_path_factory.mktemp("morphology") / "ball_and_stick.swc"
+    path.write_text(BALL_AND_STICK)
+    ih = C.ih_channel()
+    return C.load_morphology(path, channels=[(ih, C.IH_SOMA_DENSITY, "somatic"), (ih, 5 * C.IH_SOMA_DENSITY, "basal")])
+
+
+def test_an_h_current_reduction_needs_the_nestml_model(ball_and_stick_with_ih):
+    reduced = C.reduce_morphology(ball_and_stick_with_ih, {"soma": (1, 0.5), "tip": (6, 1.0)}, support=(0.5,))
+    with pytest.raises(ValueError, match="'gbar_h', which cm_default does not know .* runs in cm_with_ih"):
+        reduced.compartments()
+    compartments = reduced.compartments(model=C.NESTML_MODEL)
+    assert all(c["params"]["gbar_h"] > 0 and "m_Ih" not in c["params"] for c in compartments)
+    C.check_compartments(compartments, C.NESTML_MODEL)
+
+
+@pytest.mark.nestml_build
+def test_the_reduced_h_current_makes_the_full_morphologys_sag(cm_with_ih, ball_and_stick_with_ih):
+    sites = {"soma": (1, 0.5), "tip": (6, 1.0)}
+    reduced = C.reduce_morphology(ball_and_stick_with_ih, sites, support=(0.5,))
+    step = dict(t_on=300.0, duration=500.0, t_after=200.0)
+    full = C.current_step_full(ball_and_stick_with_ih, sites, amplitude=-0.05, dt=0.1, **step)
+    currents = {0: [(step["t_on"], step["t_on"] + step["duration"], -0.05)]}
+    nest_run = fresh(C.run_cell, C.NESTML_MODEL, reduced.compartments(model=C.NESTML_MODEL), t_sim=1000.0, currents=currents)
+    for name, compartment in reduced.site_compartment.items():
+        expected = C.sag_measures(full["times"], full["v"][name], 300.0, 800.0)
+        got = C.sag_measures(nest_run["times"], nest_run["v"][compartment], 300.0, 800.0)
+        assert expected["sag_ratio"] > 0.1, name  # there is a sag to reproduce
+        assert got["sag_ratio"] == pytest.approx(expected["sag_ratio"], rel=0.1), name
+        assert got["v_min"] == pytest.approx(expected["v_min"], abs=0.5), name

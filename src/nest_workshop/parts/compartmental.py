@@ -19,9 +19,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import filecmp
+import hashlib
 import importlib.metadata
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -781,23 +784,146 @@ def check_swc(path) -> Path:
     return path
 
 
-def load_morphology(path, passive: dict | None = None):
+def load_morphology(path, passive: dict | None = None, channels=()):
     """Read an SWC file into a NEAT ``PhysTree`` with a passive membrane (``PASSIVE``,
-    overridable), ready for fitting and for NEURON. The axon is left out (NEAT's default)."""
+    overridable), ready for fitting and for NEURON. The axon is left out (NEAT's default).
+
+    ``channels`` adds ion channels: ``(channel, density, region)`` each, with a NEAT
+    ``IonChannel`` (for example :func:`ih_channel`), its density in µS/cm² (a number, or
+    a function of the distance to the soma in µm) and NEAT's region name (``"somatic"``,
+    ``"basal"``, ``"apical"``, or ``"all"``). Their NEURON mechanisms are compiled first
+    (:func:`load_neuron_mechanisms`). The leak is then fitted so that the membrane rests
+    at ``e_eq`` with time constant ``tau_m`` with the channels open as they are at rest."""
     path = check_swc(path).resolve()  # before NEAT runs in its own working directory
     params = {**PASSIVE, **(passive or {})}
     unknown = set(params) - set(PASSIVE)
     if unknown:
         raise ValueError(f"unknown passive parameters {sorted(unknown)}: use {', '.join(PASSIVE)}")
     neat = import_neat()
+    channels = [_check_channel_entry(neat, entry) for entry in channels]
+    if channels:
+        load_neuron_mechanisms([channel for channel, _, _ in channels])
     with _in_neat_workdir(), _quiet_file_descriptors():
         tree = neat.PhysTree(str(path))
         tree.set_physiology(params["c_m"], params["r_a"] * 1e-6)  # NEAT takes r_a in MΩ cm
+        for channel, density, region in channels:
+            tree.add_channel_current(channel, density, channel.e, node_arg=region)
         tree.fit_leak_current(params["e_eq"], params["tau_m"])
         tree.set_v_ep(params["e_eq"])
         tree.set_comp_tree()
     tree.passive = params
     return tree
+
+
+NEAT_REGIONS = ("all", "somatic", "basal", "apical")
+
+
+def _check_channel_entry(neat, entry):
+    try:
+        channel, density, region = entry
+    except (TypeError, ValueError):
+        raise ValueError(f"give each channel as (channel, density in µS/cm², region), got {entry!r}") from None
+    if not isinstance(channel, neat.IonChannel):
+        raise ValueError(f"{channel!r} is not a NEAT IonChannel (for the h-current use compartmental.ih_channel())")
+    if region not in NEAT_REGIONS:
+        raise ValueError(f"unknown region {region!r}: use one of {', '.join(NEAT_REGIONS)}")
+    if not callable(density) and not (isinstance(density, (int, float)) and density >= 0):
+        raise ValueError(
+            f"the density of {type(channel).__name__} must be µS/cm² >= 0 or a function of distance, got {density!r}"
+        )
+    return channel, density, region
+
+
+# The h-current of notebook 2 (``cm_with_ih``) for NEAT and NEURON: NEAT names a
+# channel by its class, NEST's NESTML model by its own suffix.
+IH_CHANNEL = "Ih"
+NEAT_TO_NESTML_CHANNEL = {IH_CHANNEL: "h"}
+# Hay et al. (2011), L5PCbiophys3: 0.2 mS/cm² in the soma, rising along the apical
+# dendrite as 0.2 mS/cm² × (-0.8696 + 2.087 exp(d / 323 µm)) (d: distance to the soma)
+IH_SOMA_DENSITY = 200.0  # µS/cm²
+
+
+def ih_density_apical(distance):
+    """Hay et al.'s apical h-channel density (µS/cm²) at ``distance`` µm from the soma."""
+    return IH_SOMA_DENSITY * (-0.8696 + 2.087 * np.exp(np.asarray(distance, dtype=float) / 323.0))
+
+
+def ih_channel():
+    """The h-current of ``cm_with_ih`` (Kole et al. 2006, as in Hay et al. 2011) as a NEAT
+    ``IonChannel``: one gate ``m`` with the rate functions of :func:`ih_kinetics`, reversal
+    ``E_H``. NEAT writes its NEURON mechanism (``IIh``) and fits its conductance."""
+    neat = import_neat()
+    cls = globals().get(IH_CHANNEL)
+    if cls is None:
+
+        def define(self):
+            self.p_open = "m"
+            self.alpha = {"m": "0.00643 * (v + 154.9) / (exp((v + 154.9) / 11.9) - 1.)"}  # 1/ms
+            self.beta = {"m": "0.193 * exp(v / 33.1)"}  # 1/ms
+            self.e = E_H
+
+        # a module-level class, so that NEAT can pickle trees that carry it
+        cls = type(IH_CHANNEL, (neat.IonChannel,), {"define": define, "__module__": __name__, "__qualname__": IH_CHANNEL})
+        globals()[IH_CHANNEL] = cls
+    return cls()
+
+
+_loaded_mechanisms: dict[str, str] = {}  # mod file name: key of the loaded build
+
+
+def neuron_mechanisms_dir() -> Path:
+    """Where compiled NEURON mechanisms are kept: beside NEAT's cache (see
+    :func:`neat_cache_dir`), one folder per NEURON version."""
+    return neat_cache_dir().parent / f"neuron-mechanisms-{importlib.metadata.version('neuron')}"
+
+
+def _nrnivmodl() -> str:
+    """NEURON's mechanism compiler, from this environment's NEURON wheel."""
+    beside = Path(sys.executable).parent / "nrnivmodl"
+    return str(beside) if beside.exists() else "nrnivmodl"
+
+
+def load_neuron_mechanisms(channels) -> Path:
+    """Write NEAT's ``.mod`` file of each channel, compile them with NEURON's
+    ``nrnivmodl`` (a few seconds, once: the result is cached under
+    :func:`neuron_mechanisms_dir`, keyed by the mod files' text) and load them into NEURON.
+    A failed or interrupted compilation leaves no cache entry behind."""
+    import neuron
+
+    with tempfile.TemporaryDirectory() as folder:
+        mech = Path(folder) / "mech"
+        mech.mkdir()
+        for channel in channels:
+            channel.write_mod_file(str(mech) + os.sep)
+        texts = {path.name: path.read_bytes() for path in sorted(mech.glob("*.mod"))}
+        key = hashlib.sha256(b"".join(name.encode() + text for name, text in texts.items())).hexdigest()[:16]
+        target = neuron_mechanisms_dir() / key
+        for name in texts:
+            if _loaded_mechanisms.get(name, key) != key:
+                raise RuntimeError(
+                    f"NEURON already has another {name[:-4]} mechanism loaded, and cannot unload it: "
+                    "restart the kernel to load a changed channel"
+                )
+        if not target.is_dir():
+            partial = target.parent / f".{key}.{os.getpid()}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir(parents=True)
+            shutil.copytree(mech, partial / "mech")
+            done = subprocess.run([_nrnivmodl(), "mech"], cwd=partial, capture_output=True, text=True)
+            if done.returncode != 0:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise RuntimeError(f"nrnivmodl could not compile {', '.join(texts)}:\n{(done.stdout + done.stderr)[-3000:]}")
+            try:
+                os.replace(partial, target)  # one rename: the entry is whole or absent
+            except OSError:  # another process published it first
+                shutil.rmtree(partial, ignore_errors=True)
+    if not all(_loaded_mechanisms.get(name) == key for name in texts):
+        with _quiet_file_descriptors():
+            loaded = neuron.load_mechanisms(str(target))
+        if not loaded:
+            raise RuntimeError(f"NEURON could not load the mechanisms compiled in {target}")
+        _loaded_mechanisms.update(dict.fromkeys(texts, key))
+    return target
 
 
 def _ranges(numbers) -> str:
@@ -876,11 +1002,16 @@ class ReducedNeuron:
     def n_compartments(self) -> int:
         return len(self.ctree)
 
-    def compartments(self, active_soma: bool = False) -> list[dict]:
-        """The ``compartments`` list for ``cm_default`` (NEAT's export). ``active_soma``
+    def compartments(self, active_soma: bool = False, model: str = "cm_default") -> list[dict]:
+        """The ``compartments`` list for ``model`` (NEAT's export). ``active_soma``
         adds cm_default's Na and K channels to the soma (``ACTIVE_SOMA_DENSITY`` times its
-        capacitance), so the neuron fires; the dendrites stay passive."""
+        capacitance), so the neuron fires; the dendrites stay passive. A fitted h-current
+        (NEAT's ``gbar_Ih``) becomes ``cm_with_ih``'s ``gbar_h``."""
+        if model not in MODEL_CHANNEL_KEYS:
+            raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODEL_CHANNEL_KEYS)}")
         tree = self.ctree._make_compartments_params_list()
+        for compartment in tree:
+            compartment["params"] = _rename_channels(compartment["params"], model)
         if active_soma:
             soma = tree[0]["params"]
             soma.update({key: density * soma["C_m"] for key, density in ACTIVE_SOMA_DENSITY.items()}, e_Na=50.0, e_K=-85.0)
@@ -890,6 +1021,26 @@ class ReducedNeuron:
         for name in names:
             if name not in self.site_compartment:
                 raise ValueError(f"unknown site {name!r}: this neuron has sites {', '.join(self.site_compartment)}")
+
+
+def _rename_channels(params: dict, model: str) -> dict:
+    """NEAT's channel parameters (``gbar_Ih``, ``e_Ih``, and the state ``m_Ih``, which
+    NEST initialises itself) under the model's names."""
+    renamed = {}
+    for key, value in params.items():
+        prefix, _, channel = key.partition("_")
+        if channel in NEAT_TO_NESTML_CHANNEL:
+            if prefix not in ("gbar", "e"):
+                continue  # a gate's value at rest: the model sets it
+            key = f"{prefix}_{NEAT_TO_NESTML_CHANNEL[channel]}"
+        if key not in COMPARTMENT_KEYS + MODEL_CHANNEL_KEYS[model]:
+            allowed = ", ".join(COMPARTMENT_KEYS + MODEL_CHANNEL_KEYS[model])
+            raise ValueError(
+                f"the fitted tree has {key!r}, which {model} does not know (it has {allowed}); "
+                f"a reduction with NEAT's h-current (gbar_Ih) runs in {NESTML_MODEL}, notebook 2's model"
+            )
+        renamed[key] = float(value)
+    return renamed
 
 
 def _fit_with_cache(neat, tree, locations, scratch: Path):
@@ -969,9 +1120,10 @@ def create_reduced(
     reduced.check_site_names(receptor_sites)
     check_receptors([(reduced.site_compartment[s], receptor_type) for s in receptor_sites], reduced.n_compartments)
     params = dict(AMPA) if receptor_type == "AMPA" and receptor_params is None else dict(receptor_params or {})
+    compartments = reduced.compartments(active_soma=active_soma)  # before Create: a clear error first
     neurons = nest.Create("cm_default", n)
     neurons.V_th = -20.0
-    neurons.compartments = reduced.compartments(active_soma=active_soma)
+    neurons.compartments = compartments
     neurons.receptors = [
         {"comp_idx": reduced.site_compartment[s], "receptor_type": receptor_type, "params": params} for s in receptor_sites
     ]
@@ -1045,6 +1197,27 @@ def epsp_full(
     model.delete_model()
     traces = {name: result["v_m"][i] for i, name in enumerate(sites)}
     return _epsp_result(result["t"], traces, site, tree.passive["e_eq"])
+
+
+def current_step_full(
+    tree, sites: dict, *, amplitude: float, t_on: float, duration: float, t_after: float, dt: float = 0.1
+) -> dict:
+    """A current step of ``amplitude`` nA into the soma of the full morphology, simulated
+    by NEURON through NEAT's ``NeuronSimTree`` (with the tree's channels): ``{"times",
+    "v": {site: voltage}}`` from the start of the run, the step from ``t_on`` to
+    ``t_on + duration`` ms."""
+    check_sites(tree, sites)
+    if duration <= 0 or t_on < 0 or t_after < 0:
+        raise ValueError(f"t_on and t_after must be >= 0 and duration > 0 (ms), got {t_on}, {duration}, {t_after}")
+    neat = import_neat()
+    with _in_neat_workdir():
+        model = neat.NeuronSimTree(tree)
+    model.init_model(dt=dt, t_calibrate=0.0, v_init=tree.passive["e_eq"])
+    model.store_locs([tuple(s) for s in sites.values()], "rec locs")
+    model.add_i_clamp(tuple(sites[next(iter(sites))]), amplitude, t_on, duration)
+    result = model.run(t_on + duration + t_after)
+    model.delete_model()
+    return {"times": np.asarray(result["t"]), "v": {name: np.asarray(result["v_m"][i]) for i, name in enumerate(sites)}}
 
 
 def compare_epsps(tree, reduced: ReducedNeuron, *, weight: float, tolerance: float = 0.05) -> list[dict]:
