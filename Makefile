@@ -12,7 +12,8 @@
 #   make lock       re-pin requirements/constraints.txt from the current .venv
 #   make start PART=introduction   copy a part into workspace/PART (never overwrites), then JupyterLab on workspace/
 #   make slides     render presentations/ into offline HTML slide shows in build/slides/
-#   make test-browser  slides and JupyterLab in headless Chromium (installs chromium with apt as root)
+#   make test-browser  slides, JupyterLab and NEST Desktop in headless Chromium (installs chromium with apt as root)
+#   make desktop    NEST Desktop with a token-protected NEST Server, both on 127.0.0.1 (PORT_DESKTOP=54286, PORT_SERVER=52425)
 #   make mpi        OpenMPI (apt) + NEST built with MPI (cached wheel) in its own .venv-mpi  (13-23 min once)
 #   make test-mpi   the MPI tests: same spikes/weights for 2 ranks x 1 thread as for 1 rank x 2 threads
 #   make test-threads  the notebooks of THREADS_PARTS again at 4 threads (another random network
@@ -30,7 +31,7 @@ LAB_FLAGS = --ip=127.0.0.1 --port=$(PORT) --no-browser --LabApp.news_url=None \
 
 MPI_VENV := .venv-mpi
 
-.PHONY: setup system-packages lab test lint build doctor exercises check bench lock clean-cache start slides browser test-browser \
+.PHONY: setup system-packages lab test lint build doctor exercises check bench lock clean-cache start slides browser test-browser desktop \
 	mpi test-mpi bench-mpi test-threads
 
 setup: system-packages $(STAMP)
@@ -103,6 +104,13 @@ start: setup
 	$(BIN)/nest-workshop start $(PART)
 	$(BIN)/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
 
+# NEST Desktop (the web GUI) and NEST Server: 127.0.0.1 only, an access token (generated, or
+# NEST_SERVER_ACCESS_TOKEN), scripts under RestrictedPython; prints the URL to open.
+PORT_DESKTOP ?= 54286
+PORT_SERVER ?= 52425
+desktop: setup
+	$(BIN)/nest-workshop desktop --port $(PORT_DESKTOP) --server-port $(PORT_SERVER)
+
 # Offline reveal.js slide shows; reveal.js comes from the npm registry (pinned, verified).
 slides: setup
 	NEST_WORKSHOP_THREADS=$${NEST_WORKSHOP_THREADS:-1} $(BIN)/nest-workshop slides
@@ -122,7 +130,7 @@ browser:
 
 test-browser: setup browser
 	NEST_WORKSHOP_THREADS=$${NEST_WORKSHOP_THREADS:-1} $(BIN)/python -m pytest -ra -m browser --durations=10 \
-		tests/test_slides.py tests/test_browser.py
+		tests/test_slides.py tests/test_browser.py tests/test_desktop.py
 
 # NEST with MPI, for running the networks at scale (README, "Scaling up"). The wheel is
 # built once from NEST's PyPI sdist and cached (~/.cache/nest-workshop/mpi-wheels, or

@@ -317,6 +317,12 @@ def scale_command(args) -> int:
     return 0
 
 
+def desktop_command(args) -> int:
+    from . import desktop
+
+    return desktop.run(desktop_port=args.port, server_port=args.server_port)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="nest-workshop", description="Helpers for the NEST workshop materials.")
     parser.add_argument("--version", action="version", version=f"nest-workshop {__version__}")
@@ -350,6 +356,16 @@ def main(argv=None) -> int:
     p.add_argument("--output", help="output folder (default: build/slides)")
     p.add_argument("--no-execute", action="store_true", help="do not run the decks' figure cells")
     p.set_defaults(func=slides_command)
+
+    p = sub.add_parser(
+        "desktop",
+        help="start NEST Desktop and a token-protected NEST Server on 127.0.0.1 (Ctrl-C stops both)",
+        description="Start NEST Server (127.0.0.1 only, access token from NEST_SERVER_ACCESS_TOKEN or generated, "
+        "scripts under RestrictedPython) and NEST Desktop, and print the URL to open.",
+    )
+    p.add_argument("--port", type=int, default=54286, help="NEST Desktop's port (default 54286)")
+    p.add_argument("--server-port", type=int, default=52425, help="NEST Server's port (default 52425)")
+    p.set_defaults(func=desktop_command)
 
     p = sub.add_parser(
         "scale",
