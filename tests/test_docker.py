@@ -127,6 +127,17 @@ def test_no_secret_in_image_or_compose_file():
     assert service["build"]["dockerfile"] == "docker_containers/Dockerfile"
 
 
+def test_the_desktop_service_keeps_the_server_local_and_token_protected():
+    service = yaml.safe_load(COMPOSE.read_text())["services"]["nest-desktop"]
+    assert service["profiles"] == ["desktop"], "optional: started only with --profile desktop"
+    assert service["environment"]["NEST_SERVER_ACCESS_TOKEN"].startswith("${NEST_SERVER_ACCESS_TOKEN:?")
+    assert all(port.startswith("127.0.0.1:") for port in service["ports"]), "publish on this computer only"
+    command = service["entrypoint"]
+    assert command[:2] == ["nest-workshop", "desktop"] and command[command.index("--host") + 1] == "0.0.0.0"
+    ports = {int(command[command.index(flag) + 1]) for flag in ("--port", "--server-port")}
+    assert ports == {int(port.split(":")[1]) for port in service["ports"]}
+
+
 def test_dockerignore_keeps_local_state_out():
     ignored = (DOCKER / "Dockerfile.dockerignore").read_text().split()
     for entry in [".git", ".venv", "workspace", "build", "test-artifacts"]:

@@ -320,7 +320,7 @@ def scale_command(args) -> int:
 def desktop_command(args) -> int:
     from . import desktop
 
-    return desktop.run(desktop_port=args.port, server_port=args.server_port)
+    return desktop.run(desktop_port=args.port, server_port=args.server_port, bind=args.host)
 
 
 def main(argv=None) -> int:
@@ -365,6 +365,12 @@ def main(argv=None) -> int:
     )
     p.add_argument("--port", type=int, default=54286, help="NEST Desktop's port (default 54286)")
     p.add_argument("--server-port", type=int, default=52425, help="NEST Server's port (default 52425)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        choices=["127.0.0.1", "0.0.0.0"],
+        help="address both listen on: 127.0.0.1 (default); 0.0.0.0 only inside a container whose ports are published on 127.0.0.1",
+    )
     p.set_defaults(func=desktop_command)
 
     p = sub.add_parser(

@@ -71,15 +71,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def check_port(port: int, what: str) -> int:
+def check_port(port: int, what: str, bind: str = HOST) -> int:
     if not isinstance(port, int) or not 0 < port < 65536:
         raise DesktopError(f"{what} port must be a number from 1 to 65535, got {port!r}")
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: a port just freed is free
         try:
-            sock.bind((HOST, port))
+            sock.bind((bind, port))
         except OSError:
-            raise DesktopError(f"port {port} on {HOST} is in use: choose another {what} port") from None
+            raise DesktopError(f"port {port} on {bind} is in use: choose another {what} port") from None
     return port
 
 
@@ -154,11 +154,12 @@ class NestServer:
                 self.process.wait()
 
 
-def start_server(port: int, token: str, *, desktop_origin: str, log: Path) -> NestServer:
-    """Start NEST Server on 127.0.0.1:``port`` and wait until it answers (with the token)."""
-    check_port(port, "NEST Server")
+def start_server(port: int, token: str, *, desktop_origin: str, log: Path, bind: str = HOST) -> NestServer:
+    """Start NEST Server on ``bind``:``port`` (127.0.0.1 unless in a container) and wait
+    until it answers (with the token)."""
+    check_port(port, "NEST Server", bind)
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "gunicorn", "nest.server:app", "--bind", f"{HOST}:{port}"]
+    command = [sys.executable, "-m", "gunicorn", "nest.server:app", "--bind", f"{bind}:{port}"]
     command += ["--workers", "1", "--timeout", "300"]  # one worker: one NEST kernel; long simulations
     with open(log, "ab") as sink:
         process = subprocess.Popen(command, env=server_environment(token, desktop_origin), stdout=sink, stderr=sink)
@@ -252,12 +253,12 @@ def app_overrides(folder: Path, server_url: str) -> dict[str, bytes]:
     return overrides
 
 
-def start_desktop(port: int, server_url: str) -> http.server.ThreadingHTTPServer:
-    """Serve NEST Desktop on 127.0.0.1:``port`` in a background thread."""
-    check_port(port, "NEST Desktop")
+def start_desktop(port: int, server_url: str, bind: str = HOST) -> http.server.ThreadingHTTPServer:
+    """Serve NEST Desktop on ``bind``:``port`` in a background thread."""
+    check_port(port, "NEST Desktop", bind)
     folder = app_dir()
     handler = type("AppHandler", (_AppHandler,), {"overrides": app_overrides(folder, server_url)})
-    httpd = http.server.ThreadingHTTPServer((HOST, port), functools.partial(handler, directory=str(folder)))
+    httpd = http.server.ThreadingHTTPServer((bind, port), functools.partial(handler, directory=str(folder)))
     threading.Thread(target=httpd.serve_forever, name="nest-desktop", daemon=True).start()
     return httpd
 
@@ -280,30 +281,45 @@ class Desktop:
         self.server.stop()
 
 
-def start(desktop_port: int = DESKTOP_PORT, server_port: int = SERVER_PORT, token: str | None = None, log: Path | None = None):
-    """Start NEST Server and NEST Desktop; returns a :class:`Desktop` (``.url``, ``.stop()``)."""
+def start(
+    desktop_port: int = DESKTOP_PORT,
+    server_port: int = SERVER_PORT,
+    token: str | None = None,
+    log: Path | None = None,
+    bind: str = HOST,
+) -> Desktop:
+    """Start NEST Server and NEST Desktop; returns a :class:`Desktop` (``.url``, ``.stop()``).
+    Both listen on ``bind``: 127.0.0.1, or all addresses inside a container whose ports are
+    published on the host's 127.0.0.1 (the browser uses 127.0.0.1 either way)."""
+    if bind not in (HOST, "0.0.0.0"):
+        raise DesktopError(f"listen on {HOST} (or 0.0.0.0 inside a container only), not {bind!r}")
     token = token or os.environ.get(TOKEN_ENV) or new_token()
-    check_port(desktop_port, "NEST Desktop")
+    check_port(desktop_port, "NEST Desktop", bind)
     origin = f"http://{HOST}:{desktop_port}"
     log = log or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nest-workshop" / "nest-server.log"
-    server = start_server(server_port, token, desktop_origin=origin, log=log)
+    server = start_server(server_port, token, desktop_origin=origin, log=log, bind=bind)
     try:
-        httpd = start_desktop(desktop_port, server.url)
+        httpd = start_desktop(desktop_port, server.url, bind)
     except BaseException:
         server.stop()
         raise
     return Desktop(server, httpd, desktop_url(desktop_port, server.url, token))
 
 
-def run(desktop_port: int = DESKTOP_PORT, server_port: int = SERVER_PORT) -> int:
-    """``make desktop``: start both, print the URL, stop both on Ctrl-C."""
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run(desktop_port: int = DESKTOP_PORT, server_port: int = SERVER_PORT, bind: str = HOST) -> int:
+    """``make desktop``: start both, print the URL, stop both on Ctrl-C (or SIGTERM)."""
+    signal.signal(signal.SIGTERM, _interrupt)  # `docker stop` sends SIGTERM: stop as on Ctrl-C
     try:
-        desktop = start(desktop_port, server_port)
+        desktop = start(desktop_port, server_port, bind=bind)
     except DesktopError as error:
         print(f"✘ {error}", file=sys.stderr)
         return 1
     print(
-        f"NEST Server: {desktop.server.url} (127.0.0.1 only, access token required, log {desktop.server.log})\n"
+        f"NEST Server: {desktop.server.url} (listening on {bind} only, access token required, log {desktop.server.log})\n"
         f"NEST Desktop: open this URL in your browser (it carries the token):\n\n    {desktop.url}\n\n"
         "Press Ctrl-C to stop both.",
         flush=True,
