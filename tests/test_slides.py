@@ -1,16 +1,19 @@
 """The slide decks in presentations/.
 
-Fast checks of the deck notebooks run with `make test`. The tests marked `browser` run
-with `make test-browser`: they render every deck as `make slides` does (figure cells
-executed, reveal.js from the npm registry) and open each in headless Chromium (Debian's
-`chromium`, driven by Playwright), checking that the slides appear, that no script error
-is raised and that nothing is requested from the network; a screenshot of each deck's
-first slide and key figure goes to test-artifacts/slides/.
+Fast checks of the deck notebooks run with `make test`: slide counts (10 per session deck,
+8 for the introduction), speaker notes with minute marks, a schematic and an equation in
+every part deck. The tests marked `browser` run with `make test-browser`: they render
+every deck as `make slides` does (figure cells executed, reveal.js and KaTeX from the npm
+registry) and open each in headless Chromium (Debian's `chromium`, driven by
+Playwright), checking that the slides appear, that the equations are rendered, that no
+script error is raised and that nothing is requested from the network; a screenshot of
+each deck's first slide and key figure goes to test-artifacts/slides/.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -110,16 +113,67 @@ def test_deck_is_a_slide_show_without_outputs(deck):
             assert slides.HIDE_INPUT_TAG in cell.metadata.get("tags", []), (
                 f"cell {index}: figure code is tagged {slides.HIDE_INPUT_TAG!r}, so the slide shows the figure only"
             )
-    assert slides.slide_count(nb) >= 3
+    # a session's deck: 10-15 slides; the introduction at least 8
+    assert slides.slide_count(nb) >= (8 if deck.stem.startswith("00_") else 10)
+
+
+PART_DECKS = [d for d in DECKS if not d.stem.startswith(("00_", "01_"))]
+MINUTE_MARK = re.compile(r"\[min (\d+)\]")
+
+
+def _slides_with_notes(nb):
+    """[(the slide's markdown, the text of its notes cells)] in order."""
+    found = []
+    for cell in nb.cells:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type")
+        if kind in ("slide", "subslide"):
+            found.append([cell.source if cell.cell_type == "markdown" else "", ""])
+        elif kind == "notes" and found:
+            found[-1][1] += cell.source
+    return found
+
+
+@pytest.mark.parametrize("deck", DECKS, ids=[d.stem for d in DECKS])
+def test_every_content_slide_has_speaker_notes_with_a_minute_mark(deck):
+    minutes = []
+    for index, (slide, notes) in enumerate(_slides_with_notes(nbformat.read(deck, as_version=4)), 1):
+        if slide.lstrip().startswith("## References"):
+            continue
+        mark = MINUTE_MARK.search(notes)
+        assert mark, f"slide {index} ({slide.strip().splitlines()[0] if slide.strip() else 'figure'}): notes with a [min N] mark"
+        minutes.append(int(mark.group(1)))
+    assert minutes == sorted(minutes) and minutes[0] == 0, f"minute marks go forward from 0: {minutes}"
+
+
+@pytest.mark.parametrize("deck", PART_DECKS, ids=[d.stem for d in PART_DECKS])
+def test_every_part_deck_has_a_schematic_and_an_equation(deck):
+    nb = nbformat.read(deck, as_version=4)
+    code = "".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "schematics." in code, "a schematic of the model, drawn by nest_workshop.tools.schematics"
+    text = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert re.search(r"\$\$.+?\$\$", text, re.S), "a displayed equation ($$...$$), rendered by KaTeX"
+
+
+@pytest.mark.parametrize("name", ["eprop_architecture", "sequence_network", "compartment_trees", "tripartite_synapse"])
+def test_schematics_are_drawn_in_code(name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nest_workshop.tools import schematics
+
+    fig = getattr(schematics, name)()
+    artists = sum(len(ax.patches) + len(ax.lines) + len(ax.texts) for ax in fig.axes)
+    assert artists >= 8, f"{name} draws {artists} shapes"
+    matplotlib.pyplot.close(fig)
 
 
 def test_decks_load_nothing_from_a_cdn():
     template = (PRESENTATIONS / slides.TEMPLATE).read_text()
     for marker in ["http://", "https://", "jquery_url", "require_js_url", "mathjax(", "mermaid_js_url"]:
         assert marker not in template, f"the offline template still refers to {marker}"
-    assert "$$" not in "".join(PRESENTATIONS.joinpath(d).read_text() for d in DECKS), (
-        "decks render without MathJax: write formulas in Unicode, not LaTeX"
-    )
+    assert 'src="katex/dist/katex.min.js"' in template and "renderMathInElement" in template
+    for package in slides.PACKAGES:  # pinned, verified against the registry's hash
+        assert re.fullmatch(r"\d+\.\d+\.\d+", package.version) and package.integrity.startswith("sha512-")
 
 
 # ---------------------------------------------------------------------------
@@ -151,7 +205,9 @@ def browser():
 def test_rendered_decks_are_standalone(rendered):
     decks, out = rendered
     assert (out / "index.html").is_file()
-    assert (out / slides.REVEAL_DIR / "dist" / "reveal.js").is_file()
+    assert (out / slides.REVEAL.directory / "dist" / "reveal.js").is_file()
+    assert (out / slides.KATEX.directory / "dist" / "katex.min.js").is_file()
+    assert any((out / slides.KATEX.directory / "dist" / "fonts").glob("*.woff2")), "KaTeX's fonts, copied beside the HTML"
     for deck in decks.values():
         html = deck.html.read_text()
         for marker in ["https://cdn", "unpkg.com", "cdnjs", "jsdelivr"]:
@@ -191,6 +247,12 @@ def test_deck_shows_in_chromium(rendered, browser, name):
                 if not figure_shot:
                     page.screenshot(path=str(shots / f"{name}_figure.png"))
                     figure_shot = True
+        # equations: KaTeX's elements in the page, no TeX left as text
+        markdown = "".join(c.source for c in nbformat.read(deck.source, as_version=4).cells if c.cell_type == "markdown")
+        if "$" in markdown:
+            assert page.locator(".reveal .slides .katex").count() > 0, "the equations were not rendered"
+        shown = page.locator(".reveal .slides").inner_text()
+        assert "$$" not in shown and "\\frac" not in shown and "\\mathrm" not in shown, "raw TeX on a slide"
         has_figure = any(c.cell_type == "code" for c in nbformat.read(deck.source, as_version=4).cells)
         assert figure_shot == has_figure, "the deck's figure was not found on any slide"
         assert not watch.errors, "\n".join(watch.errors)

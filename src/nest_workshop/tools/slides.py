@@ -5,11 +5,13 @@ instructor can present them live in JupyterLab with the RISE extension
 (``jupyterlab-rise``, installed with the bundle). :func:`render_all` turns them into
 standalone reveal.js slide shows that need no network:
 
-- reveal.js comes from the npm registry (``npm pack reveal.js@REVEAL_VERSION``, checked
+- reveal.js comes from the npm registry (``npm pack reveal.js@VERSION``, checked
   against the registry's pinned integrity hash) and is copied beside the HTML files;
+- KaTeX comes the same way (``npm pack katex@VERSION``, integrity checked) and
+  renders the decks' equations (``$...$`` inline, ``$$...$$`` displayed) in the browser;
 - the HTML uses the template ``presentations/_template/offline.html.j2``, which loads
-  reveal.js from that copy instead of nbconvert's CDN defaults (jQuery, require.js,
-  MathJax and mermaid are not loaded at all, so the decks use no LaTeX math);
+  reveal.js and KaTeX from those copies instead of nbconvert's CDN defaults (jQuery,
+  require.js, MathJax and mermaid are not loaded at all);
 - code cells tagged ``hide-input`` (figure code) show only their output;
 - decks are executed first (one fresh kernel each, in a temporary folder, one NEST
   thread), so every figure is drawn from a real simulation at render time.
@@ -29,12 +31,38 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REVEAL_VERSION = "5.2.1"
-# `npm view reveal.js@5.2.1 dist.integrity`: the tarball is refused if it differs.
-REVEAL_INTEGRITY = "sha512-r7//6mIM5p34hFiDMvYfXgyjXqGRta+/psd9YtytsgRlrpRzFv4RbH76TXd2qD+7ZPZEbpBDhdRhJaFgfQ7zNQ=="
-# What the slide shows load from the package (reveal.js's own folder layout).
-REVEAL_FILES = ("LICENSE", "dist/reveal.js", "dist/reveal.css", "dist/reset.css", "dist/theme", "plugin/notes")
-REVEAL_DIR = "reveal.js"
+
+@dataclass(frozen=True)
+class NpmPackage:
+    """A package from the npm registry, pinned by version and integrity hash (``npm view
+    NAME@VERSION dist.integrity``: a tarball that differs is refused), and the files of it
+    that the slide shows load, copied into ``directory`` beside the HTML."""
+
+    name: str
+    version: str
+    integrity: str
+    files: tuple[str, ...]
+    directory: str
+    entry: str  # a file that shows the package was unpacked
+
+
+REVEAL = NpmPackage(
+    "reveal.js",
+    "5.2.1",
+    "sha512-r7//6mIM5p34hFiDMvYfXgyjXqGRta+/psd9YtytsgRlrpRzFv4RbH76TXd2qD+7ZPZEbpBDhdRhJaFgfQ7zNQ==",
+    ("LICENSE", "dist/reveal.js", "dist/reveal.css", "dist/reset.css", "dist/theme", "plugin/notes"),
+    "reveal.js",
+    "dist/reveal.js",
+)
+KATEX = NpmPackage(
+    "katex",
+    "0.19.1",
+    "sha512-jG8uKntjSEcm2EpQOh0XturpPuuC9r3Sq5HLHdsFdWZT27E672SF19QEi+of0/YeOy15lDgRhKvr5614uRrEfA==",
+    ("LICENSE", "dist/katex.min.js", "dist/katex.min.css", "dist/fonts", "dist/contrib/auto-render.min.js"),
+    "katex",
+    "dist/katex.min.js",
+)
+PACKAGES = (REVEAL, KATEX)
 TEMPLATE = Path("_template") / "offline.html.j2"
 HIDE_INPUT_TAG = "hide-input"
 
@@ -61,47 +89,44 @@ def _integrity(path: Path) -> str:
     return "sha512-" + base64.b64encode(digest).decode()
 
 
-def fetch_reveal(cache: Path) -> Path:
-    """The reveal.js package folder (``cache/reveal.js-VERSION/package``), downloaded
-    once with npm and verified against :data:`REVEAL_INTEGRITY`."""
-    target = cache / f"reveal.js-{REVEAL_VERSION}"
-    package = target / "package"
-    if (package / "dist" / "reveal.js").is_file():
-        return package
+def fetch_package(package: NpmPackage, cache: Path) -> Path:
+    """The package folder (``cache/NAME-VERSION/package``), downloaded once with npm and
+    verified against its pinned integrity hash."""
+    cache = cache.resolve()  # npm runs in a folder of its own: relative paths would point elsewhere
+    target = cache / f"{package.name}-{package.version}"
+    folder = target / "package"
+    if (folder / package.entry).is_file():
+        return folder
     npm = shutil.which("npm")
     if npm is None:
         raise SlidesError(
-            "rendering slides needs npm, to fetch reveal.js from the npm registry once: "
+            f"rendering slides needs npm, to fetch {package.name} from the npm registry once: "
             "sudo apt-get install -y npm (then run `make slides` again)"
         )
     cache.mkdir(parents=True, exist_ok=True)
+    spec = f"{package.name}@{package.version}"
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        done = subprocess.run(
-            [npm, "pack", f"reveal.js@{REVEAL_VERSION}", "--pack-destination", tmp, "--silent"],
-            capture_output=True,
-            text=True,
-            cwd=tmp,
-        )
-        tarballs = list(Path(tmp).glob("reveal.js-*.tgz"))
+        done = subprocess.run([npm, "pack", spec, "--pack-destination", tmp, "--silent"], capture_output=True, text=True, cwd=tmp)
+        tarballs = list(Path(tmp).glob(f"{package.name}-*.tgz"))
         if done.returncode != 0 or not tarballs:
-            raise SlidesError(f"`npm pack reveal.js@{REVEAL_VERSION}` failed:\n{done.stderr.strip()[-2000:]}")
+            raise SlidesError(f"`npm pack {spec}` failed:\n{done.stderr.strip()[-2000:]}")
         found = _integrity(tarballs[0])
-        if found != REVEAL_INTEGRITY:
-            raise SlidesError(f"reveal.js {REVEAL_VERSION} from npm has integrity {found}, expected {REVEAL_INTEGRITY}")
+        if found != package.integrity:
+            raise SlidesError(f"{spec} from npm has integrity {found}, expected {package.integrity}")
         unpacked = Path(tmp) / "unpacked"
         with tarfile.open(tarballs[0]) as archive:
             archive.extractall(unpacked, filter="data")
         shutil.rmtree(target, ignore_errors=True)
         unpacked.rename(target)  # -> target/package
-    return package
+    return folder
 
 
-def copy_reveal(package: Path, out_dir: Path) -> Path:
-    """Copy the parts of reveal.js the slide shows load into ``out_dir/reveal.js``."""
-    dest = out_dir / REVEAL_DIR
+def copy_package(package: NpmPackage, folder: Path, out_dir: Path) -> Path:
+    """Copy the files of ``package`` the slide shows load into ``out_dir/<directory>``."""
+    dest = out_dir / package.directory
     shutil.rmtree(dest, ignore_errors=True)
-    for item in REVEAL_FILES:
-        source = package / item
+    for item in package.files:
+        source = folder / item
         if source.is_dir():
             shutil.copytree(source, dest / item)
         else:
@@ -175,7 +200,7 @@ def render_deck(
     exporter = SlidesExporter(
         config=config,
         template_file=str(template.resolve()),
-        reveal_url_prefix=REVEAL_DIR,
+        reveal_url_prefix=REVEAL.directory,
         reveal_theme="white",
         reveal_transition="none",
         reveal_number="c/t",
@@ -204,8 +229,8 @@ def render_all(
     if not decks:
         raise SlidesError(f"no deck notebooks (*.ipynb) in {presentations}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    package = fetch_reveal(cache or out_dir.parent / "cache")
-    copy_reveal(package, out_dir)
+    for package in PACKAGES:
+        copy_package(package, fetch_package(package, cache or out_dir.parent / "cache"), out_dir)
     rendered = []
     for deck in decks:
         result = render_deck(deck, out_dir, execute=execute)
@@ -229,7 +254,7 @@ def _write_index(rendered: list[RenderedDeck], out_dir: Path) -> Path:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>NEST workshop slides</title>'
         "<style>body{font-family:sans-serif;max-width:40em;margin:3em auto;line-height:1.6}</style></head>\n"
         "<body><h1>NEST workshop: slides</h1>\n<ul>\n" + "\n".join(items) + "\n</ul>\n"
-        f"<p>Rendered offline with reveal.js {REVEAL_VERSION}. Keys: arrows or space to move, "
+        f"<p>Rendered offline with reveal.js {REVEAL.version} and KaTeX {KATEX.version}. Keys: arrows or space to move, "
         "<kbd>s</kbd> for speaker notes, <kbd>f</kbd> for full screen, <kbd>Esc</kbd> for an overview.</p>"
         "</body></html>\n"
     )

@@ -1,0 +1,158 @@
+"""Schematics of the parts' models, drawn with matplotlib for the slide decks.
+
+Each function returns a figure; the decks call them in hidden code cells, so the pictures
+are made from this code when the slides are rendered, never pasted in.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon
+
+from ..core.plotting import PALETTE, apply_style
+
+EXC, INH, SIGNAL, GREY = PALETTE[1], PALETTE[0], PALETTE[2], "#777777"
+
+
+def _canvas(width: float, height: float, size=(9, 4)):
+    apply_style()
+    fig, ax = plt.subplots(figsize=size)
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig, ax
+
+
+def _arrow(ax, start, end, color="black", style="-|>", rad=0.0, lw=1.5, ls="-"):
+    ax.add_patch(
+        FancyArrowPatch(
+            start, end, arrowstyle=style, mutation_scale=12, color=color, lw=lw, ls=ls, connectionstyle=f"arc3,rad={rad}"
+        )
+    )
+
+
+def _box(ax, xy, w, h, text, color, fontsize=10):
+    ax.add_patch(FancyBboxPatch(xy, w, h, boxstyle="round,pad=0.1", fc=color, ec="black", alpha=0.25))
+    ax.text(xy[0] + w / 2, xy[1] + h / 2, text, ha="center", va="center", fontsize=fontsize)
+
+
+def eprop_architecture():
+    """Inputs -> recurrent LIF/ALIF neurons -> readouts; the readout error returns as a
+    learning signal to every recurrent neuron (e-prop, Bellec et al. 2020)."""
+    fig, ax = _canvas(12, 6)
+    for i in range(5):
+        ax.add_patch(Circle((1.2, 1 + i), 0.22, fc=GREY, ec="black"))
+    ax.text(1.2, 0.2, "inputs $x_i^t$", ha="center")
+    recurrent = [(4.2 + 1.2 * (k % 3), 1.4 + 1.4 * (k // 3)) for k in range(9)]
+    for k, (x, y) in enumerate(recurrent):
+        ax.add_patch(Circle((x, y), 0.3, fc=EXC if k % 3 else INH, ec="black", alpha=0.8))
+    ax.text(5.4, 0.3, "recurrent neurons $z_j^t$\n(LIF and adaptive ALIF)", ha="center")
+    _arrow(ax, (1.5, 3), (3.7, 3))
+    _arrow(ax, (4.5, 4.2), (5.1, 4.2), rad=-0.6)
+    _arrow(ax, (6.9, 3), (8.7, 3))
+    for y in (2.4, 3.6):
+        ax.add_patch(Polygon([(9, y - 0.35), (9, y + 0.35), (9.6, y)], fc=SIGNAL, ec="black", alpha=0.8))
+    ax.text(9.3, 1.6, "readouts $y_k^t$", ha="center")
+    ax.text(11.2, 3, "target\n$y_k^{*,t}$", ha="center", va="center")
+    _arrow(ax, (10.6, 3), (9.8, 3))
+    _arrow(ax, (9.3, 4.2), (5.6, 5.3), color=SIGNAL, rad=0.3, ls="--")
+    ax.text(7.6, 5.5, r"learning signal $L_j^t = \sum_k B_{jk}(y_k^t - y_k^{*,t})$", ha="center", color=SIGNAL)
+    return fig
+
+
+def sequence_network():
+    """Subpopulations, one per sequence element; a dendritic spike (dAP) predicts the
+    next element; the synapse learns from the third factor, the postsynaptic dAP trace."""
+    fig, ax = _canvas(12, 6)
+    letters = "ADBE"
+    for k, letter in enumerate(letters):
+        x = 1.5 + 3 * k
+        _box(ax, (x - 1, 2), 2, 1.6, "", EXC)
+        for n in range(4):
+            ax.add_patch(Polygon([(x - 0.75 + 0.45 * n, 2.3), (x - 0.55 + 0.45 * n, 2.3), (x - 0.65 + 0.45 * n, 2.7)], fc=EXC))
+        ax.text(x, 3.25, f"subpopulation {letter}", ha="center", fontsize=9)
+        _arrow(ax, (x, 0.9), (x, 1.9))
+        ax.text(x, 0.6, f"input {letter}", ha="center", fontsize=9)
+        if k < len(letters) - 1:
+            _arrow(ax, (x + 1.1, 3.2), (x + 1.9, 3.2), color=SIGNAL, rad=-0.4)
+    ax.text(
+        6, 5.3, "learned connections onto dendrites: a dendritic action potential (dAP)\npredicts the next element", ha="center"
+    )
+    ax.text(
+        6,
+        4.4,
+        r"at a postsynaptic spike: $\Delta P = P_{\max}\,[\lambda_+ x_{\rm pre} + \lambda_h (z^* - z_{\rm dAP})]$",
+        ha="center",
+        color=SIGNAL,
+    )
+    return fig
+
+
+def compartment_trees():
+    """A branching morphology (many segments) and its NEAT reduction: a few compartments
+    at the soma, the input sites and support points, coupled by conductances."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    apply_style()
+    for ax in (left, right):
+        ax.set_xlim(-5, 5)
+        ax.set_ylim(-3, 7)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    branches = [
+        ((0, 0), (0, 3)),
+        ((0, 3), (-2, 5.5)),
+        ((0, 3), (1.5, 6.5)),
+        ((0, 0), (-3, -2)),
+        ((0, 0), (3, -2.2)),
+        ((0, 1.5), (2, 2)),
+    ]
+    for (x0, y0), (x1, y1) in branches:
+        left.plot([x0, x1], [y0, y1], color="black", lw=2)
+        for t in (0.25, 0.5, 0.75):
+            left.plot(x0 + t * (x1 - x0), y0 + t * (y1 - y0), "o", ms=3, color=GREY)
+    left.add_patch(Circle((0, 0), 0.5, fc=EXC, ec="black"))
+    left.set_title("full morphology: hundreds of segments")
+    sites = {"soma": (0, 0), "basal": (-3, -2), "oblique": (2, 2), "trunk": (0, 3), "tuft": (-2, 5.5)}
+    for name, (x, y) in sites.items():
+        left.plot(x, y, "*", ms=12, color=SIGNAL)
+        left.text(x + 0.3, y + 0.2, name, fontsize=8)
+    reduced = {"soma": (0, 0), "basal": (-2.5, -1.8), "trunk": (0, 2.6), "oblique": (2, 3.4), "tuft": (-1.6, 5.2)}
+    parents = {"basal": "soma", "trunk": "soma", "oblique": "trunk", "tuft": "trunk"}
+    for child, parent in parents.items():
+        (x0, y0), (x1, y1) = reduced[parent], reduced[child]
+        right.plot([x0, x1], [y0, y1], color=GREY, lw=3, zorder=0)
+        right.text((x0 + x1) / 2 + 0.2, (y0 + y1) / 2, r"$g_C$", fontsize=8, color=GREY)
+    for name, (x, y) in reduced.items():
+        right.add_patch(Circle((x, y), 0.5 if name == "soma" else 0.35, fc=EXC if name == "soma" else SIGNAL, ec="black"))
+        right.text(x + 0.55, y - 0.1, name, fontsize=8, va="center")
+    right.set_title("NEAT's reduction: a few compartments")
+    fig.text(
+        0.5,
+        0.02,
+        r"each compartment $i$: $C_i\,\dot V_i = -g_{L,i}(V_i - E_{L,i}) - \sum_j g_{C,ij}(V_i - V_j) + I_i$",
+        ha="center",
+    )
+    return fig
+
+
+def tripartite_synapse():
+    """Pre- and postsynaptic neurons and an astrocyte: synaptic glutamate raises the
+    astrocyte's IP3 and calcium, which returns a slow inward current (SIC) to the neuron."""
+    fig, ax = _canvas(12, 5)
+    ax.add_patch(Polygon([(1, 2), (1, 3), (2.2, 2.5)], fc=EXC, ec="black"))
+    ax.text(1.5, 1.5, "presynaptic\nneuron", ha="center", fontsize=9)
+    ax.add_patch(Polygon([(8.5, 2), (8.5, 3), (9.7, 2.5)], fc=EXC, ec="black"))
+    ax.text(9.1, 1.5, "postsynaptic\nneuron", ha="center", fontsize=9)
+    _arrow(ax, (2.3, 2.5), (8.4, 2.5))
+    ax.text(5.3, 2.1, "synapse (weight $w$)", ha="center", fontsize=9)
+    ax.add_patch(Circle((5.3, 4.0), 0.55, fc=SIGNAL, ec="black", alpha=0.8))
+    ax.text(5.3, 4.0, "astrocyte", ha="center", va="center", fontsize=8)
+    _arrow(ax, (4.0, 2.6), (4.8, 3.6), color=SIGNAL, rad=-0.2)
+    ax.text(2.6, 3.4, "glutamate\n→ IP$_3$ → Ca$^{2+}$", ha="center", fontsize=9, color=SIGNAL)
+    _arrow(ax, (5.9, 3.8), (8.6, 2.9), color=SIGNAL, rad=-0.3, ls="--")
+    ax.text(8.2, 4.0, "slow inward\ncurrent (SIC)", ha="center", fontsize=9, color=SIGNAL)
+    for dx in (-1.2, 1.2):  # the same astrocyte covers further synapses: its pool
+        ax.plot([5.3 + dx * 0.4, 5.3 + dx], [4.4, 4.9], color=SIGNAL, lw=1)
+    ax.text(5.3, 5.1, "one astrocyte covers a pool of synapses", ha="center", fontsize=9, color=SIGNAL)
+    return fig
