@@ -56,6 +56,7 @@ def test_the_server_listens_on_localhost_only_with_a_token(server):
     assert D.request(server.url + "/api/GetKernelStatus", data={"keys": ["resolution"]})[0] == 403
     status, body = D.request(server.url + "/", token=server.token)
     assert status == 200 and body["nest"] == "3.10.0"
+    assert server.log.stat().st_mode & 0o077 == 0, "the log holds the token: this user only"
 
 
 @pytest.mark.parametrize(

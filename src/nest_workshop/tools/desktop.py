@@ -161,7 +161,9 @@ def start_server(port: int, token: str, *, desktop_origin: str, log: Path, bind:
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "gunicorn", "nest.server:app", "--bind", f"{bind}:{port}"]
     command += ["--workers", "1", "--timeout", "300"]  # one worker: one NEST kernel; long simulations
-    with open(log, "ab") as sink:
+    # NEST Server prints its access token into this log: readable by this user only
+    with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as sink:
+        os.chmod(log, 0o600)  # also when the file was there before
         process = subprocess.Popen(command, env=server_environment(token, desktop_origin), stdout=sink, stderr=sink)
     server = NestServer(process, port, token, log)
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -185,8 +187,9 @@ def _tail(path: Path, n: int = 3000) -> str:
 
 
 class _AppHandler(http.server.SimpleHTTPRequestHandler):
-    """NEST Desktop's files, with two replaced: the page (no web fonts from the internet)
-    and the NEST workspace's backend list (this NEST Server; the other backends off)."""
+    """NEST Desktop's files, a few of them replaced (:func:`app_overrides`): the page, the
+    web-font loader and the app's script (nothing fetched from the internet), and the
+    workspaces' backend lists (this NEST Server; the other backends off)."""
 
     overrides: dict[str, bytes] = {}
 
