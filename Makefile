@@ -8,7 +8,10 @@
 #   make doctor     check the installation, with a fix for every failed check
 #   make exercises  regenerate the participant notebooks from the solutions
 #   make check      run every solution notebook in a fresh kernel: pass/fail, time, memory
-#   make bench      measure notebooks, NESTML builds and make test; writes benchmarks/RESULTS.md
+#   make bench      measure notebooks, NESTML builds and make test; writes benchmarks/RESULTS.md,
+#                   then the compute of every notebook cell the schedule counts (bench-session)
+#   make bench-session [PARTS="eprop ..."]  only the latter: benchmarks/results/session_compute.json
+#   make schedule   each part's session time against its slot; the times written into notebooks, READMEs, decks
 #   make lock       re-pin requirements/constraints.txt from the current .venv
 #   make start PART=introduction   copy a part into workspace/PART (never overwrites), then JupyterLab on workspace/
 #   make slides     render presentations/ into offline HTML slide shows in build/slides/
@@ -31,7 +34,7 @@ LAB_FLAGS = --ip=127.0.0.1 --port=$(PORT) --no-browser --LabApp.news_url=None \
 
 MPI_VENV := .venv-mpi
 
-.PHONY: setup system-packages lab test lint build doctor exercises check bench lock clean-cache start slides browser test-browser desktop \
+.PHONY: setup system-packages lab test lint build doctor exercises check bench bench-session schedule lock clean-cache start slides browser test-browser desktop \
 	mpi test-mpi bench-mpi test-threads
 
 setup: system-packages $(STAMP)
@@ -91,6 +94,14 @@ check: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_benchmarks.py
+	$(MAKE) bench-session
+
+# The compute time behind the schedule, cell by cell (NESTML modules cached first, as before a workshop).
+bench-session: build
+	$(BIN)/python benchmarks/session_compute.py $(PARTS)
+
+schedule: setup
+	$(BIN)/nest-workshop schedule --write
 
 lock: setup
 	@{ head -n 2 requirements/constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > requirements/constraints.new

@@ -6,6 +6,7 @@ nest-workshop exercises   participant notebooks from the solution notebooks
 nest-workshop check       run every solution notebook in a fresh kernel and measure it
 nest-workshop start PART  copy a part's participant notebooks into workspace/PART
 nest-workshop slides      render presentations/ into offline HTML slide shows
+nest-workshop schedule    each part's session time against its slot; --write fills it in
 """
 
 from __future__ import annotations
@@ -317,6 +318,37 @@ def scale_command(args) -> int:
     return 0
 
 
+def schedule_command(args) -> int:
+    from . import schedule
+
+    root = find_materials().parent
+    try:
+        day = schedule.load_day(root)
+        parts = [day.part(name) for name in args.parts] if args.parts else day.parts
+    except schedule.ScheduleError as exc:
+        print(f"✘ {exc}")
+        return 1
+    print(schedule.report(schedule.Day(root, parts)))
+    status = 0 if all(p.fits and not p.problems for p in parts) else 1
+    if args.write:
+        changed = schedule.write(day)
+        for path in changed:
+            print(f"✔ wrote {path.relative_to(root)}")
+            if path.name.endswith(exercises.SOLUTION_SUFFIX):
+                outcome = exercises.generate(path)
+                print(f"✔ {outcome.participant.relative_to(root)}: {outcome.action}")
+        if not changed:
+            print("✔ every time in the notebooks, READMEs and decks is up to date")
+    else:
+        for problem in schedule.missing_markers(day) + schedule.deck_overruns(day):
+            print(f"✘ {problem}")
+            status = 1
+        for path in schedule.stale(day):
+            print(f"✘ {path.relative_to(root)} states other times: run `nest-workshop schedule --write`")
+            status = 1
+    return status
+
+
 def desktop_command(args) -> int:
     from . import desktop
 
@@ -356,6 +388,16 @@ def main(argv=None) -> int:
     p.add_argument("--output", help="output folder (default: build/slides)")
     p.add_argument("--no-execute", action="store_true", help="do not run the decks' figure cells")
     p.set_defaults(func=slides_command)
+
+    p = sub.add_parser(
+        "schedule",
+        help="each part's session (slides + core paths of its notebooks) against its slot in the day",
+        description="Compute each part's session time from its notebooks at the teaching pace "
+        "(materials/schedule.toml, benchmarks/results/session_compute.json) and check it against the part's slot.",
+    )
+    p.add_argument("parts", nargs="*", help="parts to report (default: all)")
+    p.add_argument("--write", action="store_true", help="write the times into the notebooks, READMEs and decks")
+    p.set_defaults(func=schedule_command)
 
     p = sub.add_parser(
         "desktop",

@@ -31,6 +31,7 @@ class NotebookRun:
     peak_memory_gb: float
     nestml: str  # "built", "cached" or "-" (no NESTML module)
     error: str = ""  # the failing cell and its error
+    cell_seconds: list[float] = dataclasses.field(default_factory=list)  # wall time of each cell run, in order
 
 
 class TreeMemoryMonitor(threading.Thread):
@@ -85,14 +86,16 @@ def run_notebook(path: Path, timeout: float = 1800.0) -> NotebookRun:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
-    error, monitor = "", None
+    error, monitor, cell_seconds = "", None, []
     try:
         with client.setup_kernel():
             monitor = TreeMemoryMonitor(client.km.provisioner.pid)
             monitor.start()
             for index, cell in enumerate(nb.cells):
+                cell_started = time.perf_counter()
                 try:
                     client.execute_cell(cell, index)
+                    cell_seconds.append(time.perf_counter() - cell_started)
                 except CellExecutionError as exc:
                     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
                     error = f"cell {index + 1}: {lines[-1] if lines else type(exc).__name__}"
@@ -104,7 +107,7 @@ def run_notebook(path: Path, timeout: float = 1800.0) -> NotebookRun:
             monitor.stop()
     wall = time.perf_counter() - started
     peak = (monitor.peak_bytes if monitor else 0) / 1e9
-    return NotebookRun(path, not error, wall, peak, _nestml_status(nb), error)
+    return NotebookRun(path, not error, wall, peak, _nestml_status(nb), error, cell_seconds)
 
 
 def format_table(runs: list[NotebookRun], root: Path) -> str:
