@@ -1,5 +1,7 @@
 """Exercise regions in NESTML files: show them open, fill them in, refuse bad input."""
 
+from pathlib import Path
+
 import pytest
 
 from nest_workshop.core import nestml_source as src
@@ -93,3 +95,124 @@ def test_unknown_block_and_broken_markers_are_explained(model, tmp_path):
         src.regions(broken)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         src.show(tmp_path / "missing.nestml")
+
+
+def test_show_leaves_other_regions_filled(model, tmp_path):
+    two = tmp_path / "two.nestml"
+    two.write_text(
+        MODEL.replace("        integrate_odes()\n", "        # >>> step\n        integrate_odes()\n        # <<< step\n")
+    )
+    shown = src.show(two, "update", open=["threshold"])
+    assert "integrate_odes()" in shown and "# >>> step" not in shown and "# <<< step" not in shown
+    assert "# >>> threshold: your NESTML goes here <<<" in shown and "emit_spike" not in shown
+    assert src.show(two, "update", open=[]).count("emit_spike()") == 1
+    assert src.show(two, "update") == src.show(two, "update", open=["step", "threshold"])  # default: all open
+    with pytest.raises(src.ModelSourceError, match=r"no region \['treshold'\]"):
+        src.show(two, "update", open=["treshold"])
+
+
+# ---------------------------------------------------------------------------
+# The normalised text the build cache reads
+
+
+def test_blank_lines_comments_and_spacing_do_not_change_the_normalised_text():
+    edited = (
+        MODEL.replace("    update:\n", "    update:   \n\n")  # trailing spaces, a blank line
+        .replace("if V_m > 10 mV:", "if V_m  >  10 mV:   # fire")  # spacing inside a line, a comment
+        .replace("        integrate_odes()\n", "        # advance the ODEs\n        integrate_odes()\r\n")
+    )
+    assert src.normalise(edited) == src.normalise(MODEL)
+    # the indentation, the numbers and the names are the model
+    for change in [("V_m > 10 mV", "V_m > 12 mV"), ("            emit_spike()", "        emit_spike()"), ("tau ms", "tau_m ms")]:
+        assert src.normalise(MODEL.replace(*change)) != src.normalise(MODEL), change
+    # a string literal is left as it is, '#' included
+    assert src.normalise('print("a  # b")   \n') == 'print("a  # b")\n'
+
+
+def test_the_cache_key_reads_the_normalised_text(model, tmp_path):
+    from nest_workshop.core import nestml
+
+    spaced = tmp_path / "spaced" / "toy_neuron.nestml"
+    spaced.parent.mkdir()
+    spaced.write_text(MODEL.replace("\n\n", "\n\n\n").replace("emit_spike()", "emit_spike()   # spike!"))
+    key = nestml._cache_key([model], "nest", "toy", {})
+    assert nestml._cache_key([spaced], "nest", "toy", {}) == key
+    spaced.write_text(MODEL.replace("10 mV", "11 mV"))
+    assert nestml._cache_key([spaced], "nest", "toy", {}) != key
+
+
+# ---------------------------------------------------------------------------
+# Whole blocks written in NESTML: edit() and %%nestml
+
+CELL = """\
+parameters:
+    V_th mV = 12 mV      # a new parameter
+
+update:
+    integrate_odes()
+    if V_m > V_th:
+        emit_spike()
+"""
+
+
+def test_edit_replaces_a_block_and_adds_a_declaration(model, tmp_path):
+    target, spans = src.edit(model, CELL, tmp_path / "mine")
+    text = target.read_text()
+    assert target == tmp_path / "mine" / "toy_neuron.nestml"
+    assert "        tau ms = 10 ms\n        V_th mV = 12 mV      # a new parameter" in text  # added, others kept
+    assert "        if V_m > V_th:\n            emit_spike()" in text and "10 mV:" not in text
+    assert "# >>> threshold" not in text  # the region went with the replaced block
+    lines = text.split("\n")
+    assert [lines[first - 1].strip() for first, _ in spans] == ["parameters:", "update:"]
+    assert lines[spans[1][1] - 1].strip() == "emit_spike()"
+    printed = src.numbered(target, spans)
+    assert f"{spans[0][0]:4d} |     parameters:" in printed
+
+
+def test_edit_accepts_the_models_own_indentation_and_replaces_a_declaration_by_name(model, tmp_path):
+    indented = "    parameters:\n        tau ms = 20 ms\n"
+    target, _ = src.edit(model, indented, tmp_path)
+    assert "        tau ms = 20 ms\n" in target.read_text() and "10 ms" not in target.read_text()
+
+
+def test_the_models_own_blocks_give_the_models_normalised_text(model, tmp_path):
+    """What makes a solution's %%nestml cell come from the build cache."""
+    own = src.show(model, "update", open=[])
+    target, _ = src.edit(model, own + "\n", tmp_path)
+    assert src.normalise(target.read_text()) == src.normalise(model.read_text())
+
+
+@pytest.mark.parametrize(
+    "cell, message",
+    [
+        ("integrate_odes()\n", "is not a block header"),
+        ("update:\n\tintegrate_odes()\n", "indent with spaces"),
+        ("update:\n    # nothing\n", "block 'update:' is empty"),
+        ("update:\n    a = 1\nupdate:\n    a = 2\n", r"gives block \['update'\] twice"),
+        ("# only a comment\n", "no NESTML block given"),
+    ],
+)
+def test_bad_cells_are_explained(model, tmp_path, cell, message):
+    with pytest.raises(src.ModelSourceError, match=message):
+        src.edit(model, cell, tmp_path)
+
+
+def test_the_cell_magic_prints_what_it_wrote(model, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    target = src.nestml_cell(f"{model} --into built", CELL)
+    assert target == Path("built") / "toy_neuron.nestml"
+    out = capsys.readouterr().out
+    assert "built/toy_neuron.nestml" in out and "|             emit_spike()" in out
+    # running the cell twice writes the same file and does not fail
+    stamp = target.stat().st_mtime_ns
+    src.nestml_cell(f"{model} --into built", CELL)
+    assert target.stat().st_mtime_ns == stamp
+
+
+def test_a_blank_exercise_in_the_cell_stops_it_and_leaves_the_models_own_version(model, tmp_path, monkeypatch):
+    """The participant notebook's blank: the generator's two lines inside the NESTML."""
+    monkeypatch.chdir(tmp_path)
+    blank = 'update:\n    integrate_odes()\n    # YOUR CODE HERE\n    raise NotImplementedError("Exercise: write the branch, then run this cell again.")\n'
+    with pytest.raises(NotImplementedError, match=r"^Exercise: write the branch, then run this cell again\. \(Until then"):
+        src.nestml_cell(str(model), blank)
+    assert (tmp_path / "my_models" / "toy_neuron.nestml").read_text() == model.read_text()

@@ -22,8 +22,21 @@ How it works (the reasons are in docs/nestml-builds.md):
    variables needed. A kernel reset removes dynamically loaded models, so this module
    registers with :mod:`.kernel` to install them again after every reset.
 
-For exercises, ``show``, ``fill_in`` and ``regions`` (from :mod:`.nestml_source`) print a
-block of a model and write a copy whose marked regions hold a participant's NESTML.
+For exercises (:mod:`.nestml_source`): the ``%%nestml`` cell magic and ``edit`` write a
+copy of a model with whole blocks written in a notebook cell; ``show``, ``fill_in`` and
+``regions`` print a block of a model and write a copy whose marked regions hold a
+participant's NESTML. The cache key reads each source's ``normalise`` d text, so blank
+lines, comments and spacing inside a line do not force a rebuild.
+
+Without this package, the same build is NESTML's own call, then NEST's (it needs a NEST
+whose ``nest-config`` describes this machine, which the PyPI wheel's does not: see
+docs/nestml-builds.md)::
+
+    from pynestml.frontend.pynestml_frontend import generate_nest_target
+    generate_nest_target(input_path=[...the .nestml files...], target_path="target",
+                         install_path="install", module_name="sequence_learning_module",
+                         codegen_opts={...})
+    nest.Install("sequence_learning_module")
 """
 
 from __future__ import annotations
@@ -45,7 +58,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from . import build_cache, kernel
-from .nestml_source import ModelSourceError, fill_in, regions, show  # noqa: F401  (nw.nestml.show, ...)
+from .nestml_source import (  # noqa: F401  (nw.nestml.show, ...)
+    BlankExercise,
+    ModelSourceError,
+    edit,
+    fill_in,
+    nestml_cell,
+    normalise,
+    regions,
+    show,
+)
 
 CACHE_ENV = "NEST_WORKSHOP_CACHE"
 # Bump when the build recipe changes, so old cache entries are not reused.
@@ -300,7 +322,8 @@ def _cache_key(paths: Sequence[Path], target: str, module_stem: str, codegen_opt
     description = {
         "target": target,
         "module": module_stem,
-        "sources": [(p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in paths],
+        # normalised text: a blank line, a comment or spacing inside a line is the same module
+        "sources": [(p.name, hashlib.sha256(normalise(p.read_text()).encode()).hexdigest()) for p in paths],
         "codegen_opts": codegen_opts,
         "toolchain": toolchain_fingerprint(target),
     }

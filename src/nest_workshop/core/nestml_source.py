@@ -1,26 +1,51 @@
-"""Read and fill in NESTML model files for exercises.
+"""Read, show and edit NESTML model files for exercises.
 
-A model file can mark a region that participants write themselves::
+Two ways for a notebook to let participants write NESTML:
 
-        # >>> dAP start
-        elif I_dend > theta_dAP:
-            ...
-        # <<< dAP start
+1. **Whole blocks, in NESTML** (:func:`edit` and the ``%%nestml`` cell magic). A cell
+   holds blocks of a model as NESTML reads them::
 
-:func:`show` prints one block of a model (``update``, ``onReceive(post_spikes)``,
-``parameters``, ...) with the marked regions left open, so a notebook shows the
-context of an exercise without printing the whole model. :func:`fill_in` writes a copy
-of the models in which the regions hold the participant's NESTML, ready for
-``nestml.build``: the copy is a plain ``.nestml`` file the participant can open, and
-NESTML's errors name its file and line. An unchanged text gives an unchanged file, so
-the build comes from the cache; a changed text gives a new module.
+       %%nestml models/dendritic_neuron.nestml
+       parameters:
+           dAP_trace_increment pA = 1 pA
+       update:
+           integrate_odes()
+           ...
+
+   and writes a copy of the model into ``my_models/`` in which each block of the cell
+   replaces the model's block of the same name; a ``parameters``, ``state`` or
+   ``internals`` block *adds* its declarations instead (a declaration of a name the
+   model has already replaces that one). The cell then prints the blocks it wrote, with
+   the copy's line numbers, which NESTML's messages refer to. In a participant notebook a
+   blank exercise inside such a cell (the ``raise NotImplementedError(...)`` line the
+   generator puts there) stops that cell only, and the copy holds the model's own
+   version, so the notebook goes on.
+
+2. **Marked regions** (:func:`show`, :func:`fill_in`, :func:`regions`). A model file can
+   mark a region participants write themselves::
+
+           # >>> dAP start
+           elif I_dend > theta_dAP:
+               ...
+           # <<< dAP start
+
+   :func:`show` prints one block of a model with the marked regions left open (or only
+   those named in ``open``), and :func:`fill_in` writes a copy in which the regions hold
+   the participant's NESTML, given as Python strings.
+
+Either way the copy is a plain ``.nestml`` file the participant can open, and
+``nestml.build`` keys its cache on :func:`normalise` d text: blank lines, comments,
+trailing spaces and runs of spaces inside a line do not force a rebuild; any other
+change gives a new module.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# >>> (?P<name>\S.*?)\s*$")
@@ -38,12 +63,21 @@ def regions(path: str | Path) -> dict[str, str]:
     return {name: textwrap.dedent("\n".join(lines[start + 1 : end])) for name, (start, end, _) in _find(lines, path).items()}
 
 
-def show(path: str | Path, block: str | None = None) -> str:
+def show(path: str | Path, block: str | None = None, open: Iterable[str] | None = None) -> str:  # noqa: A002
     """A model's text, or one of its blocks (``"update"``, ``"onReceive(post_spikes)"``,
     ``"parameters"``, ...), with each marked region replaced by one line that says where
-    the participant's NESTML goes."""
+    the participant's NESTML goes. ``open`` names the regions to leave open (this
+    notebook's exercises); the others are shown filled with the model's own text, without
+    their marker lines. Default: every region open."""
     lines = _read(path)
     spans = _find(lines, path)
+    if open is not None:
+        open = [open] if isinstance(open, str) else list(open)
+        unknown = sorted(set(open) - set(spans))
+        if unknown:
+            raise ModelSourceError(f"{Path(path).name} has no region {unknown}: its regions are {sorted(spans)}")
+        lines = [line for number, line in enumerate(lines) if not _is_marker_of_closed(number, spans, open)]
+        spans = _find(lines, path)
     shown = lines
     if block is not None:
         start, stop = _block_span(lines, block, path)
@@ -102,6 +136,241 @@ def fill_in(edits: Mapping[str | Path, Mapping[str, str | None]], into: str | Pa
     return written
 
 
+def _is_marker_of_closed(number: int, spans, open_names) -> bool:
+    return any(number in (start, end) for name, (start, end, _) in spans.items() if name not in open_names)
+
+
+# ---------------------------------------------------------------------------
+# Normalised text: what the build cache compares
+
+
+def normalise(text: str) -> str:
+    """The NESTML text with what cannot change the model removed: comments (``#`` to the
+    end of the line), trailing spaces, blank lines, and runs of spaces inside a line
+    (indentation is kept: NESTML reads it). A line with a string literal (``"``) keeps
+    everything but its trailing spaces. Two texts with the same normalised form make
+    the same module."""
+    out = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if '"' not in line:
+            line = line.split("#", 1)[0]
+            indent = line[: len(line) - len(line.lstrip())]
+            line = indent + " ".join(line.split())
+        line = line.rstrip()
+        if line.strip():
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Whole blocks: edit() and the %%nestml cell magic
+
+DECLARATION_BLOCKS = ("parameters", "state", "internals")
+HEADER = re.compile(r"^(?P<name>[A-Za-z_]\w*(?:\s*\([^)]*\))?)\s*:\s*(?:#.*)?$")
+DECLARED = re.compile(r"^\s*(?:recordable\s+)?(?P<names>[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s+\S")
+BLANK_EXERCISE = re.compile(r"^\s*raise NotImplementedError\((?P<message>.*)\)\s*$")
+DEFAULT_INTO = "my_models"
+
+
+class BlankExercise(NotImplementedError):
+    """A ``%%nestml`` cell still holds a participant notebook's blank exercise."""
+
+
+def _canonical(header: str) -> str:
+    return re.sub(r"\s+", "", header)
+
+
+def _parse_blocks(text: str, where: str) -> list[tuple[str, list[str]]]:
+    """[(block header, body lines dedented by one level)] of a cell's NESTML."""
+    if "\t" in text:
+        raise ModelSourceError(f"{where}: indent with spaces, not tabs (NESTML reads indentation)")
+    lines = textwrap.dedent(text).split("\n")
+    blocks: list[tuple[str, list[str]]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or (not blocks and line.lstrip().startswith("#")):
+            if blocks:
+                blocks[-1][1].append(line)
+            continue
+        if line[0] != " ":
+            match = HEADER.match(line)
+            if not match:
+                raise ModelSourceError(
+                    f"{where}, line {number}: {line.strip()!r} is not a block header such as 'update:' or "
+                    "'parameters:'; indent the lines that belong to a block"
+                )
+            blocks.append((_canonical(match["name"]), []))
+        elif not blocks:
+            raise ModelSourceError(f"{where}, line {number}: start with a block header such as 'update:'")
+        else:
+            blocks[-1][1].append(line)
+    if not blocks:
+        raise ModelSourceError(f"{where}: no NESTML block given (start with a header such as 'update:')")
+    for name, body in blocks:
+        while body and not body[-1].strip():
+            body.pop()
+        if not any(line.strip() and not line.lstrip().startswith("#") for line in body):
+            raise ModelSourceError(f"{where}: block '{name}:' is empty; write its statements or declarations")
+    return [(name, textwrap.dedent("\n".join(body)).split("\n")) for name, body in blocks]
+
+
+def _model_blocks(lines: list[str]) -> dict[str, tuple[int, int, str]]:
+    """{canonical header: (header line, end line (exclusive), indentation)} of the model's
+    blocks: a block is its header and every following line indented deeper (or blank),
+    without trailing blank lines."""
+    depth = None
+    found = {}
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or not line.startswith(" "):
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        depth = len(indent) if depth is None else depth
+        match = HEADER.match(stripped)
+        if len(indent) != depth or not match:
+            continue
+        stop = number + 1
+        while stop < len(lines) and (not lines[stop].strip() or len(lines[stop]) - len(lines[stop].lstrip()) > depth):
+            stop += 1
+        while stop > number + 1 and not lines[stop - 1].strip():
+            stop -= 1
+        found[_canonical(match["name"])] = (number, stop, indent)
+    return found
+
+
+def edit(model: str | Path, text: str, into: str | Path = DEFAULT_INTO) -> tuple[Path, list[tuple[int, int]]]:
+    """Write a copy of ``model`` into the folder ``into`` with the blocks of ``text``
+    (NESTML, as in the model: block headers and their indented bodies) in place: a block
+    replaces the model's block of the same header, a ``parameters``/``state``/``internals``
+    block adds its declarations (replacing a declaration of the same name), a block the
+    model lacks is added at its end. Marked regions of a replaced block go with it.
+    Returns the copy and, per block of ``text``, its (first, last) line in the copy (1-based)."""
+    model = Path(model)
+    lines = _read(model)
+    blocks = _parse_blocks(text, f"the NESTML for {model.name}")
+    seen = [name for name, _ in blocks]
+    twice = sorted({name for name in seen if seen.count(name) > 1})
+    if twice:
+        raise ModelSourceError(f"the NESTML for {model.name} gives block {twice} twice: write each block once")
+    for name, body in blocks:
+        existing = _model_blocks(lines)
+        if name not in existing:
+            indent = next(iter(existing.values()))[2] if existing else "    "
+            while lines and not lines[-1].strip():
+                lines.pop()
+            lines += ["", indent + name + ":"] + [indent + "    " + line if line.strip() else "" for line in body] + [""]
+            continue
+        start, stop, indent = existing[name]
+        inner = indent + "    "
+        if name in DECLARATION_BLOCKS:
+            block = lines[start:stop]
+            pending: list[str] = []
+            for line in body:
+                declared = DECLARED.match(line) if line.strip() and not line.lstrip().startswith("#") else None
+                if not declared:
+                    if line.strip():
+                        pending.append(inner + line)
+                    continue
+                names = [n.strip() for n in declared["names"].split(",")]
+                at = next(
+                    (
+                        i
+                        for i, old in enumerate(block[1:], 1)
+                        if (m := DECLARED.match(old))
+                        and not old.lstrip().startswith("#")
+                        and set(names) & {n.strip() for n in m["names"].split(",")}
+                    ),
+                    None,
+                )
+                if at is None:
+                    last = max(i for i, old in enumerate(block) if old.strip())
+                    block[last + 1 : last + 1] = pending + [inner + line]
+                else:
+                    block[at : at + 1] = pending + [inner + line]
+                pending = []
+            if pending:
+                last = max(i for i, old in enumerate(block) if old.strip())
+                block[last + 1 : last + 1] = pending
+            lines[start:stop] = block
+        else:
+            lines[start:stop] = [indent + name + ":"] + [inner + line if line.strip() else "" for line in body]
+    _find(lines, model)  # the copy's markers must still pair up
+    into = Path(into)
+    into.mkdir(parents=True, exist_ok=True)
+    target = into / model.name
+    if target.resolve() == model.resolve():
+        raise ModelSourceError(f"the NESTML would overwrite the model itself ({model}): choose another folder")
+    new_text = "\n".join(lines)
+    if not target.exists() or target.read_text() != new_text:
+        target.write_text(new_text)
+    final = _model_blocks(lines)
+    return target, [(final[name][0] + 1, final[name][1]) for name, _ in blocks]
+
+
+def numbered(path: str | Path, spans: Iterable[tuple[int, int]]) -> str:
+    """Lines ``first``..``last`` (1-based) of a file, each with its number."""
+    lines = _read(path)
+    out = []
+    for first, last in spans:
+        if out:
+            out.append("")
+        out += [f"{number:4d} | {lines[number - 1]}".rstrip() for number in range(first, last + 1)]
+    return "\n".join(out)
+
+
+def nestml_cell(line: str, cell: str, into: str | Path | None = None) -> Path:
+    """The ``%%nestml MODEL [--into FOLDER]`` cell magic: :func:`edit` with the cell's
+    NESTML, then print the blocks written, numbered as in the copy."""
+    words = shlex.split(line)
+    folder = into or DEFAULT_INTO
+    if "--into" in words:
+        at = words.index("--into")
+        if at + 1 >= len(words):
+            raise ModelSourceError("%%nestml: --into needs a folder")
+        folder = words[at + 1]
+        del words[at : at + 2]
+    if len(words) != 1:
+        raise ModelSourceError("%%nestml needs one model file: %%nestml models/my_neuron.nestml [--into my_models]")
+    model = Path(words[0])
+    blank = next((m for m in map(BLANK_EXERCISE.match, cell.split("\n")) if m), None)
+    if blank:
+        try:
+            message = json.loads(blank["message"])
+        except ValueError:
+            message = blank["message"]
+        target = Path(folder) / model.name
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        original = model.read_text() if model.is_file() else None
+        if original is None:
+            raise FileNotFoundError(f"NESTML model {model} does not exist")
+        if not target.exists() or target.read_text() != original:
+            target.write_text(original)
+        raise BlankExercise(f"{message} (Until then, {target} holds the model's own version, so the notebook goes on.)")
+    target, spans = edit(model, cell, folder)
+    print(f"{target}: the blocks this cell wrote (NESTML's messages give these line numbers)\n")
+    print(numbered(target, spans))
+    return target
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext nest_workshop.core.nestml_source``: register the ``%%nestml`` cell magic."""
+
+    def nestml(line, cell):
+        nestml_cell(line, cell)  # returns nothing, so the cell shows only what it prints
+
+    ipython.register_magic_function(nestml, "cell", "nestml")
+
+
+def _register_in_running_ipython() -> None:
+    """Importing this module in IPython/Jupyter makes ``%%nestml`` available."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ipython = get_ipython()
+    if ipython is not None:
+        load_ipython_extension(ipython)
+
+
 def _read(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
@@ -148,3 +417,6 @@ def _block_span(lines: list[str], block: str, path) -> tuple[int, int]:
     block_header = re.compile(r"^[ \t]+([A-Za-z_]\w*(?:\([\w, ]*\))?)\s*:\s*$")
     found = sorted({match[1] for match in map(block_header.match, lines) if match})
     raise ModelSourceError(f"{Path(path).name} has no block {block!r}: its blocks are {found}")
+
+
+_register_in_running_ipython()
