@@ -179,15 +179,18 @@ def test_pattern_trainer_loss_decreases_and_records_what_is_plotted(one_thread):
     net = pattern_network(nest, target)
     trainer = pattern_trainer(net, target)
     history = trainer.train(n_iterations=25, progress=False)
+    trained = eprop.weight_matrix(nest.GetConnections(net["inputs"], net["rec"]))[0]
     nest.SetDefaults("eprop_synapse", {"optimizer": {"eta": 0.0}})
     snap = trainer.test()
     assert len(history["loss"]) == 25
     # seeds 1-3 end at well below 0.6 of the first loss
     assert np.mean(history["loss"][-5:]) < 0.6 * history["loss"][0]
     assert trainer.test_loss < 0.6 * history["loss"][0]
-    # learning rate 0: once the update pending from training has landed (at each synapse's
-    # next presynaptic spike, in the first test), the weights stay put
+    # learning rate 0: the update pending from training still lands (at each synapse's next
+    # presynaptic spike, in the first test, at the training rate each synapse kept) ...
     frozen = eprop.weight_matrix(nest.GetConnections(net["inputs"], net["rec"]))[0]
+    assert not np.array_equal(trained, frozen)
+    # ... and after that the weights stay put
     trainer.test()
     assert np.array_equal(frozen, eprop.weight_matrix(nest.GetConnections(net["inputs"], net["rec"]))[0])
     for s in (trainer.before, snap):
@@ -222,6 +225,74 @@ def test_fallback_connects_the_learning_signal_only_when_missing(one_thread, cap
     assert "exercise above is blank" in capsys.readouterr().out
     assert eprop.fallback_learning_signal(readout, rec, weight_std=0.1) == 8  # not connected twice
     assert capsys.readouterr().out == ""
+
+
+def test_pattern_trainer_continues_after_a_presentation_by_hand(one_thread):
+    """Notebook 1 runs one presentation by hand (generators, Simulate, recorder) before
+    the trainer takes over: the trainer then starts with the next presentation."""
+    nest = nw.reset_kernel(seed=1, resolution=1.0)
+    target = eprop.sine_pattern(100, seed=1)
+    net = pattern_network(nest, target, n_in=5, n_rec=5)
+    nest.Simulate(100.0)
+    trainer = pattern_trainer(net, target, n_in=5)
+    assert trainer.n_presentations == 1
+    trainer.train(2, progress=False)
+    assert nest.biological_time == 300.0 and trainer.before.readout.shape[1] >= 95
+    nest.Simulate(50.0)
+    with pytest.raises(ValueError, match="inside one"):
+        pattern_trainer(net, target, n_in=5)
+
+
+def test_learning_signal_check_tests_count_and_weights(one_thread, capsys):
+    from nest_workshop.core.selfcheck import SelfCheckError
+
+    nest = nw.reset_kernel(seed=1, resolution=1.0)
+    rec = nest.Create("eprop_iaf", 100)
+    readout = nest.Create("eprop_readout", 1)
+    with pytest.raises(SelfCheckError, match="0 eprop_learning_signal_connections"):
+        eprop.check_learning_signal(readout, rec, weight_std=0.003)
+    nest.Connect(readout, rec, "all_to_all", {"synapse_model": "eprop_learning_signal_connection"})
+    with pytest.raises(SelfCheckError, match="all 100 weights are 1"):  # a Connect without weights
+        eprop.check_learning_signal(readout, rec, weight_std=0.003)
+    nest = nw.reset_kernel(seed=1, resolution=1.0)
+    rec = nest.Create("eprop_iaf", 100)
+    readout = nest.Create("eprop_readout", 1)
+    syn = {"synapse_model": "eprop_learning_signal_connection", "weight": nest.random.normal(0.0, 0.003)}
+    nest.Connect(readout, rec, "all_to_all", syn)
+    eprop.check_learning_signal(readout, rec, weight_std=0.003)
+    assert "✔" in capsys.readouterr().out
+    with pytest.raises(SelfCheckError, match="standard deviation"):  # ten times too wide
+        eprop.check_learning_signal(readout, rec, weight_std=0.0003)
+    nest.Connect(readout, rec, "all_to_all", syn)  # the exercise cell run twice
+    with pytest.raises(SelfCheckError, match="more than once"):
+        eprop.check_learning_signal(readout, rec, weight_std=0.003)
+
+
+def test_softmax_check_and_fallback(one_thread, capsys):
+    from nest_workshop.core.selfcheck import SelfCheckError
+
+    rate = {"synapse_model": "rate_connection_delayed", "delay": 1.0, "receptor_type": 1}
+    nest = nw.reset_kernel(seed=1, resolution=1.0)
+    readout = nest.Create("eprop_readout_bsshslm_2020", 2)
+    with pytest.raises(SelfCheckError, match="0 readout-to-readout"):
+        eprop.check_softmax(readout)
+    nest.Connect(readout, readout, "all_to_all", rate)  # autapses allowed
+    with pytest.raises(SelfCheckError, match="allow_autapses"):
+        eprop.check_softmax(readout)
+    nest = nw.reset_kernel(seed=1, resolution=1.0)
+    readout = nest.Create("eprop_readout_bsshslm_2020", 2)
+    nest.Connect(readout, readout, {"rule": "all_to_all", "allow_autapses": False}, {**rate, "receptor_type": 2})
+    with pytest.raises(SelfCheckError, match="receptor 2"):
+        eprop.check_softmax(readout)
+    nest = nw.reset_kernel(seed=1, resolution=1.0)
+    readout = nest.Create("eprop_readout_bsshslm_2020", 2)
+    assert eprop.fallback_softmax(readout) == 2
+    assert "exercise above is blank" in capsys.readouterr().out
+    eprop.check_softmax(readout)
+    assert eprop.fallback_softmax(readout) == 2  # not connected twice
+    nest.Connect(readout, readout, {"rule": "all_to_all", "allow_autapses": False}, rate)
+    with pytest.raises(SelfCheckError, match="more than once"):
+        eprop.check_softmax(readout)
 
 
 def test_pattern_test_refuses_a_learning_network(one_thread):
@@ -383,7 +454,7 @@ def test_schematic_knows_its_kinds():
 
 def test_the_networks_are_built_in_the_notebooks():
     """The package keeps the loops around the networks, not the networks: no Create, and
-    one Connect, the fallback that stands in for a blank exercise."""
+    one Connect in each fallback that stands in for a blank exercise."""
     source = inspect.getsource(eprop)
     assert "Create(" not in source
-    assert source.count(".Connect(") == 1 and "def fallback_learning_signal" in source
+    assert source.count(".Connect(") == 2 and "def fallback_learning_signal" in source and "def fallback_softmax" in source

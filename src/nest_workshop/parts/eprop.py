@@ -295,6 +295,22 @@ def _at_time_zero(what: str):
     return nest
 
 
+def _at_presentation_start(what: str, steps: int):
+    """Like :func:`_at_time_zero`, but presentations the notebook ran by hand before are
+    fine: the kernel's clock must stand at the start of a presentation (a whole number of
+    ``steps`` ms)."""
+    nest = import_nest()
+    if nest.resolution != STEP_MS:
+        return _at_time_zero(what)  # says what to do
+    now = nest.biological_time
+    if abs(now / steps - round(now / steps)) > 1e-9:
+        raise ValueError(
+            f"{what} starts a presentation every {steps} ms, and this kernel stands at {now:g} ms, inside one: "
+            "simulate whole presentations before (or build the network in a fresh kernel)"
+        )
+    return nest
+
+
 def learning_rate_of(synapse_model: str) -> float:
     """The learning rate ``eta`` that ``synapse_model``'s optimizer uses now (nest.GetDefaults)."""
     return float(import_nest().GetDefaults(synapse_model)["optimizer"]["eta"])
@@ -437,7 +453,7 @@ class PatternTrainer:
             )
         if spikes[:, :3].any():
             raise ValueError("input_spikes must be silent in the first 3 ms of a presentation (frozen_noise(..., silent_ms=3))")
-        self.nest = _at_time_zero(type(self).__name__)
+        self.nest = _at_presentation_start(type(self).__name__, self.steps)
         self.input_generators = _nodes("input_generators", input_generators, spikes.shape[0], " (one per row of input_spikes)")
         self.target_generators = _nodes("target_generators", target_generators, self.n_out, " (one per row of the target)")
         self.readout_recorder = _Recorder(_recorder("readout_recorder", readout_recorder, ("readout_signal", "target_signal")))
@@ -450,7 +466,8 @@ class PatternTrainer:
         self.history = {"loss": []}
         self.before: Snapshot | None = None
         self.after: Snapshot | None = None
-        self.n_presentations = 0
+        # presentations already run (by hand, in the notebook) count: the next one starts now
+        self.n_presentations = int(round(self.nest.biological_time / self.steps))
 
     def _schedule(self, n: int):
         """Input spikes and target values for the next ``n`` presentations."""
@@ -613,9 +630,12 @@ class TrialTrainer:
         synapse model's optimizer has now. Returns ``history``, continued over calls:
         ``loss`` (mean cross-entropy) and ``error`` (fraction of wrong trials) per batch.
 
-        NEST applies a batch's update at the next presynaptic spike, in the next block:
-        the update of the very last training batch falls into the test, where the
-        learning rate is 0, and is lost (NEST's example behaves the same).
+        NEST applies a batch's update at each synapse's next presynaptic spike, in the
+        next block: the update of the very last training batch lands early in the
+        following test. It is applied with the training rate all the same: each synapse's
+        optimizer keeps the learning rate in force when the update was archived
+        (``eta_current_`` in NEST's ``weight_optimizer.cpp``), so setting ``eta`` to 0
+        freezes the weights after that one update.
         """
         n_iterations = validation.whole_number("n_iterations", n_iterations, 1, 100000)
         batch = self.batch_size
@@ -689,6 +709,103 @@ def fallback_learning_signal(readout, neurons, *, weight_std: float, synapse_mod
     return len(nest.GetConnections(readout, neurons, synapse_model=synapse_model))
 
 
+def check_learning_signal(readout, neurons, *, weight_std: float, synapse_model: str = "eprop_learning_signal_connection"):
+    """Self-check of the learning-signal exercise: every readout connects to every neuron
+    with ``synapse_model``, and the feedback weights are random with mean about 0 and a
+    standard deviation within a factor 2 of ``weight_std``. Prints one sentence, or
+    raises :class:`~nest_workshop.core.selfcheck.SelfCheckError` saying what is wrong."""
+    from ..core import selfcheck
+
+    nest = import_nest()
+    weight_std = validation.positive_number("weight_std", weight_std)
+    expected = len(readout) * len(neurons)
+    found = nest.GetConnections(readout, neurons, synapse_model=synapse_model)
+    n = len(found)
+    claim = "every recurrent neuron gets the learning signal of every readout"
+    if n == 0:
+        hint = f"connect readout to the neurons with nest.Connect and the synapse model {synapse_model}"
+    elif n % expected == 0 and n > expected:
+        hint = (
+            "each run of the cell adds connections: the cell ran more than once. Build the network again: "
+            "run the notebook again from the cell with nw.reset_kernel"
+        )
+    else:
+        hint = "every readout to every recurrent neuron: the rule all_to_all"
+    selfcheck.check(n == expected, claim, f"{n} {synapse_model}s, {expected} expected", hint if n != expected else "")
+    weights = np.asarray(found.get("weight"), dtype=float).ravel()
+    mean, std = float(weights.mean()), float(weights.std())
+    evidence = f"feedback weights mean {mean:.2g}, standard deviation {std:.2g} (intended: 0 and {weight_std:.2g})"
+    if std == 0.0:
+        hint = (
+            f"all {n} weights are {weights[0]:g}: without a weight, NEST gives every connection the same one. "
+            f"Draw them with 'weight': nest.random.normal(0.0, {weight_std:.2g})"
+        )
+    else:
+        hint = f"draw the weights with 'weight': nest.random.normal(0.0, std), std = {weight_std:.2g}"
+    ok = weight_std / 2 < std < 2 * weight_std and abs(mean) < weight_std / 2
+    selfcheck.check(ok, "the feedback weights are random, centred on 0, with the intended spread", evidence, hint)
+
+
+def _softmax_connections(readout):
+    nest = import_nest()
+    found = nest.GetConnections(readout, readout)
+    if len(found) == 0:
+        return []
+    data = found.get(["source", "target", "receptor", "synapse_model"])
+    return list(
+        zip(
+            np.atleast_1d(data["source"]),
+            np.atleast_1d(data["target"]),
+            np.atleast_1d(data["receptor"]),
+            np.atleast_1d(data["synapse_model"]),
+        )
+    )
+
+
+def check_softmax(readout):
+    """Self-check of the softmax exercise: each of the readouts sends its signal to each
+    other readout, once, on receptor 1, with ``rate_connection_delayed``. Prints one
+    sentence, or raises a :class:`~nest_workshop.core.selfcheck.SelfCheckError`."""
+    from ..core import selfcheck
+
+    connections = _softmax_connections(readout)
+    n_out = len(readout)
+    expected = n_out * (n_out - 1)
+    autapses = sum(1 for s, t, _, _ in connections if s == t)
+    pairs = {(s, t) for s, t, _, _ in connections if s != t}
+    wrong = sorted({f"{m} on receptor {r}" for _, _, r, m in connections if r != 1 or m != "rate_connection_delayed"})
+    evidence = f"{len(connections)} readout-to-readout connections ({autapses} from a readout to itself); {expected} expected"
+    if not connections:
+        hint = "connect readout to readout with nest.Connect"
+    elif wrong:
+        hint = f"found {', '.join(wrong)}: use the synapse specification rate_syn with receptor_type 1"
+    elif len(connections) > expected and not autapses:
+        hint = "the cell ran more than once (each run adds connections): run the notebook again from nw.reset_kernel"
+    else:
+        hint = "each readout to the other one: the rule all_to_all, with its option allow_autapses"
+    ok = len(connections) == expected and not autapses and len(pairs) == expected and not wrong
+    selfcheck.check(ok, "each readout receives the other readout's signal on receptor 1", evidence, hint)
+
+
+def fallback_softmax(readout):
+    """Connect the readouts to each other for their softmax (receptor 1, no autapses) if
+    the notebook's exercise left them unconnected, and say so; otherwise do nothing.
+    Returns the number of readout-to-readout connections now in place."""
+    nest = import_nest()
+    if not _softmax_connections(readout):
+        print(
+            "No readout-to-readout connections yet (the exercise above is blank): the notebook connects them for "
+            "you, so that training can go on. Fill in the exercise to do it yourself."
+        )
+        nest.Connect(
+            readout,
+            readout,
+            {"rule": "all_to_all", "allow_autapses": False},
+            {"synapse_model": "rate_connection_delayed", "delay": STEP_MS, "receptor_type": 1},
+        )
+    return len(_softmax_connections(readout))
+
+
 # ---------------------------------------------------------------------------------------
 # weights
 
@@ -706,6 +823,40 @@ def weight_matrix(connections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     matrix = np.zeros((len(target_ids), len(source_ids)))
     matrix[np.searchsorted(target_ids, targets), np.searchsorted(source_ids, sources)] = np.atleast_1d(data["weight"])
     return matrix, source_ids, target_ids
+
+
+# ---------------------------------------------------------------------------------------
+# figures
+
+
+def plot_pattern_training(trainer: PatternTrainer):
+    """Notebook 1's result: the training loss (with the test loss), and readout and target
+    in the first training presentation and in the test. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from ..core import plotting
+
+    if not isinstance(trainer, PatternTrainer) or trainer.after is None or trainer.before is None:
+        raise ValueError("plot_pattern_training needs a PatternTrainer that has trained and tested (train(), test())")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3), width_ratios=[1.2, 1, 1])
+    plotting.learning_curve(
+        {"training loss": trainer.history["loss"]},
+        ylabel=r"loss $\frac{1}{2}\sum_t (y-y^*)^2$",
+        logy=True,
+        title="Loss during training",
+        ax=axes[0],
+    )
+    axes[0].axhline(trainer.test_loss, color="gray", ls=":", label="test, learning rate 0")
+    axes[0].legend()
+    for ax, snap, title in zip(axes[1:], [trainer.before, trainer.after], ["first training presentation", "test (trained)"]):
+        for k in range(len(snap.target)):
+            ax.plot(snap.target[k], color="k", lw=2, label="target $y^*$" if k == 0 else None)
+            ax.plot(snap.readout[k], color=plotting.PALETTE[1], label="readout $y$" if k == 0 else None)
+        ax.set_xlabel("time in presentation (ms)")
+        ax.set_title(title)
+    axes[1].set_ylabel("signal")
+    axes[1].legend(fontsize=8)
+    return fig
 
 
 # ---------------------------------------------------------------------------------------
