@@ -46,8 +46,9 @@ def eprop_architecture():
     ax.text(1.2, 0.2, "inputs $x_i^t$", ha="center")
     recurrent = [(4.2 + 1.2 * (k % 3), 1.4 + 1.4 * (k // 3)) for k in range(9)]
     for k, (x, y) in enumerate(recurrent):
-        ax.add_patch(Circle((x, y), 0.3, fc=EXC if k % 3 else INH, ec="black", alpha=0.8))
-    ax.text(5.4, 0.3, "recurrent neurons $z_j^t$\n(LIF and adaptive ALIF)", ha="center")
+        # one colour (e-prop's recurrent neurons are not split into E and I); hatched: adaptive
+        ax.add_patch(Circle((x, y), 0.3, fc=EXC, ec="black", alpha=0.8, hatch="////" if k % 3 == 0 else None))
+    ax.text(5.4, 0.3, "recurrent neurons $z_j^t$\n(plain: LIF, hatched: adaptive ALIF)", ha="center")
     _arrow(ax, (1.5, 3), (3.7, 3))
     _arrow(ax, (4.5, 4.2), (5.1, 4.2), rad=-0.6)
     _arrow(ax, (6.9, 3), (8.7, 3))
