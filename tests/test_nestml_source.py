@@ -216,3 +216,25 @@ def test_a_blank_exercise_in_the_cell_stops_it_and_leaves_the_models_own_version
     with pytest.raises(NotImplementedError, match=r"^Exercise: write the branch, then run this cell again\. \(Until then"):
         src.nestml_cell(str(model), blank)
     assert (tmp_path / "my_models" / "toy_neuron.nestml").read_text() == model.read_text()
+
+
+def test_comments_after_a_declaration_stay_with_it(model, tmp_path):
+    cell = "parameters:\n    # before\n    tau ms = 20 ms\n    # after\n"
+    target, _ = src.edit(model, cell, tmp_path)
+    assert "        # before\n        tau ms = 20 ms\n        # after\n" in target.read_text()
+
+
+def test_a_marked_declaration_must_come_from_the_cell(tmp_path):
+    """The declaration an exercise asks for sits in a marked region: the copy starts without it."""
+    model = tmp_path / "toy.nestml"
+    model.write_text(
+        MODEL.replace(
+            "        tau ms = 10 ms\n", "        tau ms = 10 ms\n        # >>> new\n        V_th mV = 10 mV\n        # <<< new\n"
+        )
+    )
+    kept, _ = src.edit(model, "update:\n    integrate_odes()\n", tmp_path / "a")
+    assert "V_th mV = 10 mV" in kept.read_text()  # a block the cell does not touch keeps its regions
+    missing, _ = src.edit(model, "parameters:\n    tau ms = 10 ms\n", tmp_path / "b")
+    assert "V_th" not in missing.read_text()
+    written, _ = src.edit(model, "parameters:\n    V_th mV = 10 mV   # mine\n", tmp_path / "c")
+    assert src.normalise(written.read_text()) == src.normalise(model.read_text())

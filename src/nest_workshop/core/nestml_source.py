@@ -15,7 +15,8 @@ Two ways for a notebook to let participants write NESTML:
    and writes a copy of the model into ``my_models/`` in which each block of the cell
    replaces the model's block of the same name; a ``parameters``, ``state`` or
    ``internals`` block *adds* its declarations instead (a declaration of a name the
-   model has already replaces that one). The cell then prints the blocks it wrote, with
+   model has already replaces that one), after removing the block's marked regions
+   (``# >>> name`` ... ``# <<< name``): what such a region declares is the exercise. The cell then prints the blocks it wrote, with
    the copy's line numbers, which NESTML's messages refer to. In a participant notebook a
    blank exercise inside such a cell (the ``raise NotImplementedError(...)`` line the
    generator puts there) stops that cell only, and the copy holds the model's own
@@ -242,7 +243,8 @@ def edit(model: str | Path, text: str, into: str | Path = DEFAULT_INTO) -> tuple
     (NESTML, as in the model: block headers and their indented bodies) in place: a block
     replaces the model's block of the same header, a ``parameters``/``state``/``internals``
     block adds its declarations (replacing a declaration of the same name), a block the
-    model lacks is added at its end. Marked regions of a replaced block go with it.
+    model lacks is added at its end. Marked regions of a replaced block go with it; those of a
+    declaration block the text adds to are removed first (the exercise declares them).
     Returns the copy and, per block of ``text``, its (first, last) line in the copy (1-based)."""
     model = Path(model)
     lines = _read(model)
@@ -262,8 +264,12 @@ def edit(model: str | Path, text: str, into: str | Path = DEFAULT_INTO) -> tuple
         start, stop, indent = existing[name]
         inner = indent + "    "
         if name in DECLARATION_BLOCKS:
-            block = lines[start:stop]
+            # a marked region in a block the cell adds to is what the exercise asks for: the
+            # cell must declare it, so the copy starts without it
+            regions_here = [(b, e) for b, e, _ in _find(lines, model).values() if start < b < stop]
+            block = [line for i, line in enumerate(lines[start:stop], start) if not any(b <= i <= e for b, e in regions_here)]
             pending: list[str] = []
+            placed = None
             for line in body:
                 declared = DECLARED.match(line) if line.strip() and not line.lstrip().startswith("#") else None
                 if not declared:
@@ -282,14 +288,15 @@ def edit(model: str | Path, text: str, into: str | Path = DEFAULT_INTO) -> tuple
                     None,
                 )
                 if at is None:
-                    last = max(i for i, old in enumerate(block) if old.strip())
-                    block[last + 1 : last + 1] = pending + [inner + line]
+                    at = max(i for i, old in enumerate(block) if old.strip()) + 1
+                    block[at:at] = pending + [inner + line]
                 else:
                     block[at : at + 1] = pending + [inner + line]
+                placed = at + len(pending) + 1  # comments after a declaration stay with it
                 pending = []
             if pending:
-                last = max(i for i, old in enumerate(block) if old.strip())
-                block[last + 1 : last + 1] = pending
+                at = placed if placed is not None else max(i for i, old in enumerate(block) if old.strip()) + 1
+                block[at:at] = pending
             lines[start:stop] = block
         else:
             lines[start:stop] = [indent + name + ":"] + [inner + line if line.strip() else "" for line in body]
