@@ -63,29 +63,44 @@ def eprop_architecture():
 
 
 def sequence_network():
-    """Subpopulations, one per sequence element; a dendritic spike (dAP) predicts the
-    next element; the synapse learns from the third factor, the postsynaptic dAP trace."""
-    fig, ax = _canvas(12, 6)
-    letters = "ADBE"
-    for k, letter in enumerate(letters):
-        x = 1.5 + 3 * k
-        _box(ax, (x - 1, 2), 2, 1.6, "", EXC)
+    """Two sequences that share elements, A-D-B-E and F-D-B-C: one subpopulation per element,
+    each with its own inhibitory neuron (winner-take-all: excited by the subpopulation, it
+    inhibits it back). Learned connections onto the dendrites predict the next element;
+    after B, which of E or C follows depends on the context, carried by different B neurons."""
+    fig, ax = _canvas(13, 7.2, size=(10, 5.5))
+    first, second = SIGNAL, PALETTE[3] if len(PALETTE) > 3 else GREY
+    places = {"A": (1.4, 5.0), "F": (1.4, 1.6), "D": (4.9, 3.3), "B": (8.1, 3.3), "E": (11.6, 5.0), "C": (11.6, 1.6)}
+    for letter, (x, y) in places.items():
+        _box(ax, (x - 1.2, y - 0.55), 2.4, 1.1, "", EXC)
         for n in range(4):
-            ax.add_patch(Polygon([(x - 0.75 + 0.45 * n, 2.3), (x - 0.55 + 0.45 * n, 2.3), (x - 0.65 + 0.45 * n, 2.7)], fc=EXC))
-        ax.text(x, 3.25, f"subpopulation {letter}", ha="center", fontsize=9)
-        _arrow(ax, (x, 0.9), (x, 1.9))
-        ax.text(x, 0.6, f"input {letter}", ha="center", fontsize=9)
-        if k < len(letters) - 1:
-            _arrow(ax, (x + 1.1, 3.2), (x + 1.9, 3.2), color=SIGNAL, rad=-0.4)
+            x0 = x - 1.05 + 0.36 * n
+            color = EXC
+            if letter == "B":
+                color = first if n < 2 else second  # different B neurons fire in the two contexts
+            ax.add_patch(Polygon([(x0, y - 0.35), (x0 + 0.24, y - 0.35), (x0 + 0.12, y + 0.1)], fc=color, ec="black", lw=0.5))
+        ax.text(x, y + 0.72, letter, ha="center", fontsize=11, weight="bold")
+        # the element's inhibitory neuron, excited by the subpopulation, inhibiting it back
+        ax.add_patch(Circle((x + 0.85, y - 0.12), 0.2, fc=INH, ec="black", lw=0.5))
+        _arrow(ax, (x + 0.38, y + 0.05), (x + 0.64, y + 0.0), lw=0.9)
+        _arrow(ax, (x + 0.66, y - 0.28), (x + 0.4, y - 0.28), color=INH, lw=0.9)
+    for (u, v), color in {
+        ("A", "D"): first,
+        ("D", "B"): "black",
+        ("B", "E"): first,
+        ("F", "D"): second,
+        ("B", "C"): second,
+    }.items():
+        (x0, y0), (x1, y1) = places[u], places[v]
+        _arrow(ax, (x0 + 1.3, y0 + (0.15 if y1 >= y0 else -0.15)), (x1 - 1.3, y1), color=color, rad=0.1, lw=2)
+    ax.text(6.5, 6.7, "A-D-B-E and F-D-B-C share D-B: after B, the context decides between E and C", ha="center")
     ax.text(
-        6, 5.3, "learned connections onto dendrites: a dendritic action potential (dAP)\npredicts the next element", ha="center"
-    )
-    ax.text(
-        6,
-        4.4,
-        r"at a postsynaptic spike: $\Delta P = P_{\max}\,[\lambda_+ x_{\rm pre} + \lambda_h (z^* - z_{\rm dAP})]$",
+        6.5,
+        0.25,
+        "arrows: learned synapses onto dendrites (a dAP predicts the next element);  "
+        "circles: each element's inhibitory neuron (winner-take-all)",
         ha="center",
-        color=SIGNAL,
+        fontsize=8,
+        color=GREY,
     )
     return fig
 
