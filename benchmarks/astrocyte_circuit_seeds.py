@@ -1,7 +1,7 @@
-"""Astrocyte notebooks 02 and 03: how much their self-checks vary with the seed.
+"""Astrocyte notebook 01 (the circuit and its SIC sweep) and the pool counts (notebook 02, tests): how much their self-checks vary with the seed.
 
-Notebook 02 builds a tripartite circuit (100 Poisson parrots -> a neuron with SIC and its
-twin without, and an astrocyte) and a sweep of five SIC weights; notebook 03 counts the
+Notebook 01 builds a tripartite circuit (100 Poisson parrots -> a neuron with SIC and its
+twin without, and an astrocyte) and a sweep of five SIC weights; the pool tests count the
 connections of TripartiteConnect. Both pin one thread (a few nodes), so only the seed
 changes their random numbers. For each seed this script repeats their measurements with
 the same NEST calls and writes benchmarks/results/astrocyte_circuit_seeds.json and .md,
@@ -108,7 +108,7 @@ def main():
     summary = {"measured": time.strftime("%Y-%m-%d"), "threads": 1, "seeds": rows}
     (RESULTS / "astrocyte_circuit_seeds.json").write_text(json.dumps(summary, indent=1))
     lines = [
-        f"# Astrocyte notebooks 02 and 03: checks over seeds ({summary['measured']}, 1 thread)",
+        f"# Astrocyte circuit (notebook 01) and pool counts: checks over seeds ({summary['measured']}, 1 thread)",
         "",
         "Notebook 02 (seed 1 in the notebook): rate of the neuron with SIC over its twin's (check > 2), "
         "depolarisation (check > 1 mV), sweep rates for SIC weights 0/10/25/50/100 (check: increasing). "

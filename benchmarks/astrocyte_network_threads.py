@@ -95,7 +95,7 @@ def main():
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "astrocyte_network_threads.json").write_text(json.dumps(summary, indent=1))
     lines = [
-        f"# Astrocyte network (notebook 04): its checks at several thread counts ({summary['measured']}, "
+        f"# Astrocyte network (notebook 02): its checks at several thread counts ({summary['measured']}, "
         f"{summary['cores']} cores)",
         "",
         "Checks: SIC-calcium correlation > 0.85; CV without SIC > 0.3; rate ratio > 1.5; runs identical until "

@@ -47,7 +47,7 @@ REFERENCES = {
         3.5,
         "test error 0.25",
     ),
-    "astrocytes/04_astrocyte_network_solution.ipynb": (
+    "astrocytes/02_pools_and_network_solution.ipynb": (
         "NEST astrocyte Brunel network, fixed in-degree (one run)",
         129.0,
         1.9,

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from nest_workshop import reset_kernel
+from nest_workshop.core import selfcheck as nw_selfcheck
 from nest_workshop.parts import astrocytes as A
 
 
@@ -196,3 +197,35 @@ def test_network_statistics_on_the_small_network():
     assert stats["n_neurons"] == 300 and stats["rate"] > 0
     assert 0 < stats["cv"] < 3 and -1 < stats["correlation"] < 1 and 0 < stats["chi"] <= 1
     assert result.sic_trace["I_SIC"].max() > 0  # SIC has arrived
+
+
+def test_pools_in_network_tells_block_from_random_pools():
+    """Notebook 2's exercise check: block pools (also shared, pool_size 1) pass, random ones do not."""
+    for pool_type, pool_size, n_astro in [("block", 2, 40), ("block", 1, 10), ("block", 1, 20)]:
+        pre, post, astro = tripartite(pool_type, pool_size, n_astro=n_astro)
+        pools = A.pools_in_network(pre, post, astro)
+        assert pools["block_order"], (pool_type, pool_size, n_astro)
+        assert pools["pool_sizes"].max() <= pool_size
+        assert pools["n_paired"] == pools["n_third_in"] == A.count_tripartite(pre, post, astro)["n_third_out"]
+        assert pools["third_in_models"] == {"static_synapse"}
+    pre, post, astro = tripartite("random", 2, p_third=1.0)
+    assert not A.pools_in_network(pre, post, astro)["block_order"]
+
+
+def test_inputs_per_astrocyte_counts_third_in_connections():
+    pre, post, astro = tripartite("block", 1, n_astro=20, p=1.0, p_third=1.0)
+    inputs = A.inputs_per_astrocyte(pre, astro)
+    # pool_size 1, one astrocyte per target, every connection paired: each astrocyte hears all 40 pre
+    assert inputs.tolist() == [40] * 20
+
+
+def test_wiring_check_accepts_the_circuit_and_names_what_is_wrong(capsys):
+    nest = reset_kernel(seed=1, threads=1)
+    astrocyte = nest.Create("astrocyte_lr_1994")
+    post, twin = nest.Create("aeif_cond_alpha_astro", 2)
+    pre = nest.Create("parrot_neuron", 5)
+    with pytest.raises(nw_selfcheck.SelfCheckError, match="pre -> post"):
+        A.check_tripartite_wiring(pre, post, twin, astrocyte, w_pre=4.0, w_sic=50.0)
+    A.wire_tripartite(pre, post, twin, astrocyte, w_pre=4.0, w_sic=50.0)
+    A.check_tripartite_wiring(pre, post, twin, astrocyte, w_pre=4.0, w_sic=50.0)
+    assert "✔ your circuit is wired" in capsys.readouterr().out

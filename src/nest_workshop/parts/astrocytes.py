@@ -5,14 +5,19 @@ NEST's models (3.10): ``astrocyte_lr_1994`` (IP3 and calcium dynamics, Li & Rinz
 ``sic_connection`` (astrocyte → neuron). ``nest.TripartiteConnect`` pairs neuron–neuron
 connections with astrocytes drawn from each target neuron's pool.
 
-What the notebooks leave to this module:
+What the notebooks leave to this module (their NEST calls stay in their own cells):
 
-- :func:`drive_astrocytes` — single astrocytes driven by Poisson spike input (notebook 1);
-- :func:`traces_by_node`, :func:`late_rate` — read the recorders of a tripartite circuit
-  that notebook 2 builds in its own cells;
-- :func:`count_tripartite`, :func:`block_pool`, :func:`plot_tripartite` — count and draw
-  the connections a ``TripartiteConnect`` call made (notebook 3);
-- :func:`run_balanced_network` — a Brunel-type E/I network with astrocytes (notebook 4).
+- :func:`traces_by_node`, :func:`late_rate`, :func:`calcium_response` — read the recorders
+  of the astrocytes and of the tripartite circuit that notebook 1 builds;
+- :func:`wire_tripartite` — notebook 1's circuit for a participant whose exercise is blank;
+- :func:`count_tripartite`, :func:`block_pool`, :func:`plot_tripartite`,
+  :func:`pools_in_network`, :func:`inputs_per_astrocyte` — count and draw the connections a
+  ``TripartiteConnect`` call made (notebook 2);
+- :func:`mean_and_sd`, :func:`spike_statistics` and the ``plot_*`` functions — analysis and
+  figures of both notebooks; :func:`check_tripartite_wiring` — notebook 1's wiring check;
+- :func:`drive_astrocytes` and :func:`run_balanced_network` — the same experiments as
+  notebook 1's astrocytes and notebook 2's network, as functions for the tests, the
+  benchmarks and ``nest-workshop scale``.
 """
 
 from __future__ import annotations
@@ -90,7 +95,7 @@ def resting_calcium() -> float:
 
 
 # ---------------------------------------------------------------------------
-# 2. Astrocyte–neuron interaction: reading the recorders of notebook 2's circuit
+# 2. Astrocyte–neuron interaction: reading the recorders of notebook 1's circuit
 
 
 def traces_by_node(multimeter) -> dict[int, dict[str, np.ndarray]]:
@@ -104,6 +109,16 @@ def traces_by_node(multimeter) -> dict[int, dict[str, np.ndarray]]:
         mask = senders == node
         traces[int(node)] = {key: np.asarray(events[key])[mask] for key in variables}
     return traces
+
+
+def wire_tripartite(pre, post, twin, astrocyte, *, w_pre: float, w_sic: float) -> None:
+    """Notebook 1's tripartite synapse, for a participant whose exercise is still blank:
+    ``pre`` → ``post`` and ``twin`` (``w_pre``, nS), ``pre`` → ``astrocyte`` (weight 1),
+    ``astrocyte`` → ``post`` (``sic_connection``, ``w_sic``)."""
+    nest = import_nest()
+    nest.Connect(pre, post + twin, syn_spec={"weight": w_pre})
+    nest.Connect(pre, astrocyte, syn_spec={"weight": 1.0})
+    nest.Connect(astrocyte, post, syn_spec={"synapse_model": "sic_connection", "weight": w_sic})
 
 
 def late_rate(spike_recorder, node, t_from: float, t_stop: float) -> float:
@@ -137,6 +152,49 @@ def count_tripartite(pre, post, astrocytes) -> dict:
         targets = np.atleast_1d(third_out.target) - post[0].global_id
         np.add.at(matrix, (targets, sources), 1)
     return {"n_primary": len(primary), "n_third_in": len(third_in), "n_third_out": len(third_out), "astro_to_post": matrix}
+
+
+def inputs_per_astrocyte(pre, astrocytes) -> np.ndarray:
+    """How many ``third_in`` connections from ``pre`` each astrocyte receives (one count
+    per astrocyte, in the order of ``astrocytes``; this process's connections)."""
+    nest = import_nest()
+    connections = nest.GetConnections(pre, astrocytes)
+    targets = np.atleast_1d(connections.target) if len(connections) else np.array([], dtype=int)
+    return np.bincount(np.asarray(targets, dtype=int) - astrocytes[0].global_id, minlength=len(astrocytes))
+
+
+def pools_in_network(pre, post, astrocytes) -> dict:
+    """What a ``TripartiteConnect(pre, post, astrocytes, ...)`` call made in a network, read
+    with ``GetConnections``: ``n_primary`` and ``n_paired`` connections, the synapse models
+    of ``third_in`` (``third_in_models``) and the weights of ``third_out``
+    (``sic_weights``), ``pool_sizes`` (distinct astrocytes that send SIC to each ``post``
+    neuron) and ``block_order``: whether each neuron's astrocytes form a consecutive block,
+    in the neurons' order, either shared with its neighbour or after the neighbour's
+    block (what ``pool_type="block"`` makes; random pools break it)."""
+    nest = import_nest()
+    primary = nest.GetConnections(pre, post)
+    third_in = nest.GetConnections(pre, astrocytes)
+    third_out = nest.GetConnections(astrocytes, post)
+    sources = (
+        np.asarray(np.atleast_1d(third_out.source), dtype=int) - astrocytes[0].global_id if len(third_out) else np.array([], int)
+    )
+    targets = np.asarray(np.atleast_1d(third_out.target), dtype=int) - post[0].global_id if len(third_out) else np.array([], int)
+    pools = [np.unique(sources[targets == i]) for i in range(len(post))]
+    block_order = len(third_out) > 0 and all(len(pool) and pool[-1] - pool[0] == len(pool) - 1 for pool in pools)
+    if block_order:
+        for previous, pool in zip(pools, pools[1:]):
+            if not (np.array_equal(previous, pool) or previous[-1] < pool[0]):
+                block_order = False
+                break
+    return {
+        "n_primary": len(primary),
+        "n_paired": len(third_out),
+        "n_third_in": len(third_in),
+        "third_in_models": {str(m) for m in np.atleast_1d(third_in.synapse_model)} if len(third_in) else set(),
+        "sic_weights": {float(w) for w in np.atleast_1d(third_out.weight)} if len(third_out) else set(),
+        "pool_sizes": np.array([len(pool) for pool in pools]),
+        "block_order": bool(block_order),
+    }
 
 
 def block_pool(target_index: int, n_targets: int, n_astrocytes: int, pool_size: int) -> list[int]:
@@ -229,12 +287,15 @@ class BalancedNetworkConfig:
     """A Brunel-type network of ``aeif_cond_alpha_astro`` neurons with astrocytes.
 
     The parameters are those of NEST 3.10's example ``astrocyte_brunel_fixed_indegree.py``
-    (10,000 neurons and 10,000 astrocytes there, in-degrees 800/200, SIC weight 0.05),
-    scaled down to run live on a laptop: 1,000 neurons and as many astrocytes, in-degrees
-    halved to 400/100 of the example's 800/200 at twice the connection probability of a
-    2,000-neuron version, and the SIC weight doubled so that the summed SIC a neuron can
-    receive (in-degree x p_third x w_sic) equals the example's. :meth:`example_scale`
-    gives the example's in-degrees and weight at a size of your choice.
+    (10,000 neurons and 10,000 astrocytes there, in-degrees 800/200 among 8,000/2,000
+    neurons, i.e. connection probability 0.1, SIC weight 0.05), scaled down to run live on
+    a laptop: 1,000 neurons and as many astrocytes, in-degrees halved to 400/100. Among
+    800/200 neurons that is a connection probability of 0.5, five times the example's: a
+    dense network, not the example's sparse one. The SIC weight is doubled so that the
+    summed SIC a neuron can receive (in-degree x p_third x w_sic) equals the example's
+    (each astrocyte then receives about 200 instead of 400 ``third_in`` connections).
+    :meth:`example_scale` gives the example's in-degrees and weight at a size of your
+    choice (at 10,000 neurons, the example's probability too).
 
     Excitatory connections are paired with astrocytes (``p_third``, pools of
     ``pool_size`` random astrocytes per neuron); inhibitory ones are not.
@@ -381,6 +442,114 @@ def run_balanced_network(config: BalancedNetworkConfig | None = None, *, sic: bo
         sic_trace=_population_mean(gather_events(sic_meter), "I_SIC"),
         calcium_trace=calcium,
         wall_s=time.perf_counter() - started,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Figures and wiring checks of the notebooks (not the lesson: the NEST calls stay in the notebooks)
+
+
+def plot_astrocyte_traces(traces: dict, sic_threshold: float):
+    """IP3 (top) and calcium (bottom) of single astrocytes, ``{label: {"times", "IP3",
+    "Ca_astro"}}`` (times in ms), with the SIC threshold (µM) drawn on the calcium axis."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_ip3, ax_ca) = plt.subplots(2, 1, sharex=True, figsize=(8, 4.5))
+    for label, trace in traces.items():
+        ax_ip3.plot(np.asarray(trace["times"]) / 1000, trace["IP3"], label=label)
+        ax_ca.plot(np.asarray(trace["times"]) / 1000, trace["Ca_astro"])
+    ax_ca.axhline(sic_threshold, color="gray", ls=":", label="SIC threshold")
+    ax_ip3.set_ylabel("IP3 (µM)")
+    ax_ca.set_ylabel("Ca$^{2+}$ (µM)")
+    ax_ca.set_xlabel("time (s)")
+    ax_ip3.legend(fontsize=8)
+    ax_ca.legend(fontsize=8)
+    return fig
+
+
+def plot_tripartite_run(astrocyte_trace: dict, with_sic: dict, without_sic: dict, sic_threshold: float):
+    """Notebook 1's circuit: the astrocyte's calcium, the SIC its neuron receives, and the
+    membrane potential of the neuron and of its twin (traces from ``traces_by_node``)."""
+    import matplotlib.pyplot as plt
+
+    from ..core.plotting import PALETTE
+
+    fig, axes = plt.subplots(3, 1, sharex=True, figsize=(9, 6))
+    axes[0].plot(astrocyte_trace["times"] / 1000, astrocyte_trace["Ca_astro"], color=PALETTE[2])
+    axes[0].axhline(sic_threshold, color="gray", ls=":", label="SIC threshold")
+    axes[0].set_ylabel("astrocyte\nCa$^{2+}$ (µM)")
+    axes[0].legend(loc="upper right")
+    axes[1].plot(with_sic["times"] / 1000, with_sic["I_SIC"], color=PALETTE[3])
+    axes[1].set_ylabel("neuron\nSIC (pA)")
+    for trace, label in [(without_sic, "twin, without SIC"), (with_sic, "with SIC")]:
+        axes[2].plot(trace["times"] / 1000, trace["V_m"], lw=0.5, label=label)
+    axes[2].set_ylabel("neuron\nV$_m$ (mV)")
+    axes[2].set_xlabel("time (s)")
+    axes[2].legend(loc="lower right", ncols=2)
+    return fig
+
+
+def plot_network_run(with_sic: dict, without_sic: dict, n_recorded: int, t_sim: float, sic_threshold: float):
+    """Notebook 2's network: mean ± SD of IP3 and calcium over the traced astrocytes and
+    of the SIC over the traced neurons (``{"times", "mean", "sd"}`` from
+    :func:`mean_and_sd`), and the population rate with and without SIC."""
+    import matplotlib.pyplot as plt
+
+    from ..core.analysis import population_rate
+    from ..core.plotting import PALETTE
+
+    fig, axes = plt.subplots(4, 1, sharex=True, figsize=(8, 7.5))
+    rows = [("IP3", "IP3 (µM)"), ("Ca", "Ca$^{2+}$ (µM)"), ("SIC", "SIC (pA)")]
+    for ax, (key, label), colour in zip(axes, rows, PALETTE[1:]):
+        trace = with_sic[key]
+        ax.plot(trace["times"], trace["mean"], color=colour)
+        ax.fill_between(trace["times"], trace["mean"] - trace["sd"], trace["mean"] + trace["sd"], color=colour, alpha=0.25)
+        ax.set_ylabel(label)
+    axes[1].axhline(sic_threshold, color="gray", ls=":", label="SIC threshold")
+    axes[1].legend(loc="upper left")
+    for run, label in [(without_sic, "without SIC"), (with_sic, "with SIC")]:
+        centres, rates = population_rate(run["spikes"], n_recorded, 0.0, t_sim, bin_ms=20.0)
+        axes[3].plot(centres, rates, label=label)
+    axes[3].set_ylabel("population rate\n(spikes/s)")
+    axes[3].set_xlabel("time (ms)")
+    axes[3].legend(loc="upper left")
+    return fig
+
+
+def check_tripartite_wiring(pre, post, twin, astrocyte, *, w_pre: float, w_sic: float) -> None:
+    """Notebook 1's exercise check: print what ``GetConnections`` finds between the
+    circuit's nodes and check it is a tripartite synapse (``pre`` → ``post`` and ``twin``
+    with ``w_pre``, ``pre`` → ``astrocyte``, one ``sic_connection`` of ``w_sic`` to
+    ``post`` and none to ``twin``)."""
+    from ..core import selfcheck
+
+    nest = import_nest()
+    wiring = {
+        "pre -> post": nest.GetConnections(pre, post),
+        "pre -> twin": nest.GetConnections(pre, twin),
+        "pre -> astrocyte": nest.GetConnections(pre, astrocyte),
+        "astrocyte -> post": nest.GetConnections(astrocyte, post),
+        "astrocyte -> twin": nest.GetConnections(astrocyte, twin),
+    }
+    found = {}
+    for name, connections in wiring.items():
+        models = sorted({str(m) for m in np.atleast_1d(connections.synapse_model)}) if len(connections) else []
+        weights = sorted({float(w) for w in np.atleast_1d(connections.weight)}) if len(connections) else []
+        found[name] = (len(connections), models, weights)
+        print(f"{name:18s} {len(connections):4d} connections {models} weights {weights}")
+    n_pre = len(pre)
+    expected = {
+        "pre -> post": (n_pre, ["static_synapse"], [float(w_pre)]),
+        "pre -> twin": (n_pre, ["static_synapse"], [float(w_pre)]),
+        "pre -> astrocyte": (n_pre, ["static_synapse"], [1.0]),
+        "astrocyte -> post": (1, ["sic_connection"], [float(w_sic)]),
+        "astrocyte -> twin": (0, [], []),
+    }
+    wrong = [name for name in expected if found[name] != expected[name]]
+    selfcheck.check(
+        not wrong,
+        "your circuit is wired as a tripartite synapse with a twin",
+        "connection counts, models and weights as asked" if not wrong else "not as asked: " + ", ".join(wrong),
     )
 
 

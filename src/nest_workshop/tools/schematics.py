@@ -153,22 +153,27 @@ def compartment_trees():
 
 
 def tripartite_synapse():
-    """Pre- and postsynaptic neurons and an astrocyte: synaptic glutamate raises the
-    astrocyte's IP3 and calcium, which returns a slow inward current (SIC) to the neuron."""
-    fig, ax = _canvas(12, 5)
+    """A tripartite synapse as NEST builds it: the ``primary`` connection (pre → post),
+    ``third_in`` (the same presynaptic spikes reach an astrocyte and raise its IP3 and
+    calcium) and ``third_out`` (the astrocyte's slow inward current, SIC, to the
+    postsynaptic neuron, a ``sic_connection``). The astrocyte is drawn from the
+    postsynaptic neuron's pool: the astrocytes that ``TripartiteConnect`` may pair with
+    connections onto that neuron."""
+    fig, ax = _canvas(12, 5.6)
     ax.add_patch(Polygon([(1, 2), (1, 3), (2.2, 2.5)], fc=EXC, ec="black"))
     ax.text(1.5, 1.5, "presynaptic\nneuron", ha="center", fontsize=9)
     ax.add_patch(Polygon([(8.5, 2), (8.5, 3), (9.7, 2.5)], fc=EXC, ec="black"))
     ax.text(9.1, 1.5, "postsynaptic\nneuron", ha="center", fontsize=9)
     _arrow(ax, (2.3, 2.5), (8.4, 2.5))
-    ax.text(5.3, 2.1, "synapse (weight $w$)", ha="center", fontsize=9)
+    ax.text(5.3, 2.05, "primary: synapse (weight $w$)", ha="center", fontsize=9)
     ax.add_patch(Circle((5.3, 4.0), 0.55, fc=SIGNAL, ec="black", alpha=0.8))
     ax.text(5.3, 4.0, "astrocyte", ha="center", va="center", fontsize=8)
+    ax.add_patch(Circle((7.0, 4.6), 0.4, fc=SIGNAL, ec="black", alpha=0.35))
     _arrow(ax, (4.0, 2.6), (4.8, 3.6), color=SIGNAL, rad=-0.2)
-    ax.text(2.6, 3.4, "glutamate\n→ IP$_3$ → Ca$^{2+}$", ha="center", fontsize=9, color=SIGNAL)
+    ax.text(2.7, 3.4, "third_in: glutamate\n→ IP$_3$ → Ca$^{2+}$", ha="center", fontsize=9, color=SIGNAL)
     _arrow(ax, (5.9, 3.8), (8.6, 2.9), color=SIGNAL, rad=-0.3, ls="--")
-    ax.text(8.2, 4.0, "slow inward\ncurrent (SIC)", ha="center", fontsize=9, color=SIGNAL)
-    for dx in (-1.2, 1.2):  # the same astrocyte covers further synapses: its pool
-        ax.plot([5.3 + dx * 0.4, 5.3 + dx], [4.4, 4.9], color=SIGNAL, lw=1)
-    ax.text(5.3, 5.1, "one astrocyte covers a pool of synapses", ha="center", fontsize=9, color=SIGNAL)
+    ax.text(9.6, 3.7, "third_out: slow inward\ncurrent (SIC)", ha="center", fontsize=9, color=SIGNAL)
+    ax.add_patch(FancyBboxPatch((4.6, 3.3), 3.0, 1.85, boxstyle="round,pad=0.1", fc="none", ec=SIGNAL, ls=":"))
+    ax.text(6.1, 5.35, "the postsynaptic neuron's pool: the astrocytes its connections can be paired with",
+            ha="center", fontsize=8.5, color=SIGNAL)
     return fig
