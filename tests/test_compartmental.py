@@ -161,6 +161,30 @@ def test_the_reduced_ball_and_stick_matches_neuron(ball_and_stick):
         C.create_reduced(reset_kernel(), reduced, receptor_sites=["tip"], receptor_type="GABAB")
 
 
+def test_a_fit_made_with_neat_directly_is_the_packages_fit(tmp_path, monkeypatch, ball_and_stick):
+    """Notebook 3's exercise: NEAT's own calls (CompartmentFitter, fit_model, init_model)
+    give what reduce_morphology gives; neat_workdir keeps NEAT's folder out of here."""
+    monkeypatch.setenv(C.NEAT_CACHE_ENV, str(tmp_path / "cache"))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    sites = {"soma": (1, 0.5), "tip": (6, 1.0)}
+    neat = C.import_neat()
+    with C.neat_workdir():
+        fitter = neat.CompartmentFitter(ball_and_stick, cache_path=C.neat_cache_dir())
+        ctree, fitted = fitter.fit_model(list(sites.values()))
+    assert list((tmp_path / "work").iterdir()) == []
+    reduced = C.reduced_neuron(ctree, sites, fitted)
+    packaged = C.reduce_morphology(ball_and_stick, sites, support=())
+    assert reduced.site_compartment == packaged.site_compartment and reduced.compartments() == packaged.compartments()
+    reset_kernel(seed=1, threads=1)
+    neurons = reduced.ctree.init_model("cm_default", 2, suffix="")  # NEAT's export
+    assert len(neurons[1].get("compartments")) == reduced.n_compartments
+    with pytest.raises(ValueError, match="give fit_model the sites first, in the order of the sites dict"):
+        C.reduced_neuron(ctree, {"soma": (1, 0.5), "middle": (5, 0.5)}, fitted)
+    with pytest.raises(ValueError, match="the tree NEAT's fit_model returns"):
+        C.reduced_neuron(fitted, sites, fitted)
+
+
 # --- NESTML: cm_default written in NESTML, plus an h-current (notebook 2) ---
 
 COMPARTMENTAL_MODELS = Path(__file__).resolve().parents[1] / "materials" / "compartmental" / "models"
@@ -368,6 +392,10 @@ def test_nmda_current_reads_cm_default_recordables():
     spikes = nest.Create("spike_recorder")  # no spikes: rate 0, irregularity undefined
     state = C.network_state(spikes, 1, meter, receptor=0, compartment=1, nmda_ratio=2.0, t_start=0.0, t_stop=100.0)
     assert state["rate"] == 0 and np.isnan(state["cv"]) and state["nmda_current"] == pytest.approx(1e3 * current.mean())
+    inhibited = C.network_state(
+        spikes, 1, meter, receptor=0, compartment=1, nmda_ratio=2.0, t_start=0.0, t_stop=100.0, inhibitory=spikes, n_inhibitory=1
+    )
+    assert inhibited["rate_inhibitory"] == 0 and "rate_inhibitory" not in state
     with pytest.raises(ValueError, match="does not record"):
         C.network_state(spikes, 1, meter, receptor=1, compartment=1, nmda_ratio=2.0, t_start=0.0, t_stop=100.0)
 

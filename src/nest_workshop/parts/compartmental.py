@@ -688,6 +688,14 @@ def _in_neat_workdir():
         os.chdir(here)
 
 
+def neat_workdir():
+    """``with compartmental.neat_workdir(): ...`` runs NEAT calls in a temporary folder
+    (``<tmp>/nest-workshop-neat``) and comes back: NEAT 1.1's ``fit_model`` creates a
+    ``neatcache/`` folder in the working directory even when its cache files go to the
+    ``cache_path`` it is given (an ``EquilibriumTree`` made with the default path)."""
+    return _in_neat_workdir()
+
+
 @contextlib.contextmanager
 def _quiet_file_descriptors():
     """Silence output written straight to the process's stdout/stderr (NEURON's and
@@ -1006,7 +1014,12 @@ class ReducedNeuron:
         """The ``compartments`` list for ``model`` (NEAT's export). ``active_soma``
         adds cm_default's Na and K channels to the soma (``ACTIVE_SOMA_DENSITY`` times its
         capacitance), so the neuron fires; the dendrites stay passive. A fitted h-current
-        (NEAT's ``gbar_Ih``) becomes ``cm_with_ih``'s ``gbar_h``."""
+        (NEAT's ``gbar_Ih``) becomes ``cm_with_ih``'s ``gbar_h``.
+
+        NEAT 1.1's public export, ``NestCompartmentTree.init_model``, creates the neurons
+        and sets this very list (from ``_make_compartments_params_list``); NEST sets a
+        ``cm_default`` neuron's compartments only once, so a changed list (an active soma,
+        another model's channel names) has to be taken from NEAT before ``Create``."""
         if model not in MODEL_CHANNEL_KEYS:
             raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODEL_CHANNEL_KEYS)}")
         tree = self.ctree._make_compartments_params_list()
@@ -1096,13 +1109,34 @@ def reduce_morphology(tree, sites: dict, support=(1 / 3, 2 / 3)) -> ReducedNeuro
     start = time.perf_counter()
     with _in_neat_workdir() as folder:
         ctree, fitted = _fit_with_cache(neat, tree, locations, folder / f"neatcache-{os.getpid()}")  # one per process
+    return reduced_neuron(ctree, sites, fitted, fit_seconds=time.perf_counter() - start)
+
+
+def reduced_neuron(ctree, sites: dict, locations, fit_seconds: float = float("nan")) -> ReducedNeuron:
+    """The :class:`ReducedNeuron` of a fit made with NEAT directly::
+
+        ctree, locations = neat.CompartmentFitter(tree, ...).fit_model(my_locations)
+        reduced = compartmental.reduced_neuron(ctree, SITES, locations)
+
+    where ``my_locations`` began with the sites, in the order of ``sites``. Finds the
+    compartment of each site (NEAT numbers the compartments in its own order)."""
+    neat = import_neat()
+    if not isinstance(ctree, neat.CompartmentTree):
+        raise ValueError(f"ctree must be the tree NEAT's fit_model returns (a CompartmentTree), got {type(ctree).__name__}")
+    fitted = [(int(loc["node"]), float(loc["x"])) for loc in locations]
+    for i, (name, (node, x)) in enumerate(sites.items()):
+        if i >= len(fitted) or fitted[i][0] != node or (node != 1 and abs(fitted[i][1] - x) > 1e-3):
+            got = fitted[i] if i < len(fitted) else "nothing"
+            raise ValueError(
+                f"the fit's location {i} is {got}, not site {name!r} {(node, x)}: give fit_model the sites first, "
+                f"in the order of the sites dict ({', '.join(sites)}), then any other locations"
+            )
+    if not isinstance(ctree, neat.NestCompartmentTree):
         ctree = neat.NestCompartmentTree(ctree)
-    ctree.reset_indices()
+    ctree.reset_indices()  # compartment i of the NEST neuron is node i
     by_location = {node.loc_idx: node.index for node in ctree}
     site_compartment = {name: by_location[i] for i, name in enumerate(sites)}
-    return ReducedNeuron(
-        ctree, dict(sites), site_compartment, [(loc["node"], loc["x"]) for loc in fitted], time.perf_counter() - start
-    )
+    return ReducedNeuron(ctree, dict(sites), site_compartment, fitted, fit_seconds)
 
 
 def create_reduced(
@@ -1304,7 +1338,17 @@ def nmda_current(g_rise, g_decay, v, *, nmda_ratio: float, e_rev: float = 0.0) -
 
 
 def network_state(
-    spike_recorder, n_neurons: int, meter, *, receptor: int, compartment: int, nmda_ratio: float, t_start: float, t_stop: float
+    spike_recorder,
+    n_neurons: int,
+    meter,
+    *,
+    receptor: int,
+    compartment: int,
+    nmda_ratio: float,
+    t_start: float,
+    t_stop: float,
+    inhibitory=None,
+    n_inhibitory: int = 0,
 ) -> dict:
     """The state of a network of cm_default neurons over ``[t_start, t_stop)`` ms: the
     firing rate (spikes/s per neuron) and irregularity (CV of the interspike intervals)
@@ -1312,7 +1356,8 @@ def network_state(
     ``meter`` (a multimeter on some of them, or its events, recording ``v_comp<compartment>``,
     ``g_r_AN_NMDA_<receptor>`` and ``g_d_AN_NMDA_<receptor>``) the mean NMDA current
     (pA) of that AMPA_NMDA receptor (its ``NMDA_ratio`` is ``nmda_ratio``) and the mean
-    voltage (mV) of its compartment."""
+    voltage (mV) of its compartment. With ``inhibitory`` (a spike recorder of the
+    ``n_inhibitory`` inhibitory neurons, or its events) also their rate, ``rate_inhibitory``."""
     events = analysis.events_of(meter)
     names = [f"v_comp{compartment}", f"g_r_AN_NMDA_{receptor}", f"g_d_AN_NMDA_{receptor}"]
     missing = [name for name in names if name not in events]
@@ -1322,12 +1367,41 @@ def network_state(
     v, g_rise, g_decay = (np.asarray(events[name])[keep] for name in names)
     if not v.size:
         raise ValueError(f"the multimeter has no samples between {t_start} and {t_stop} ms")
-    return {
+    state = {
         "rate": analysis.mean_rate(spike_recorder, n_neurons, t_start, t_stop),
         "cv": analysis.cv_isi(spike_recorder, t_start, t_stop),
         "nmda_current": 1e3 * float(nmda_current(g_rise, g_decay, v, nmda_ratio=nmda_ratio).mean()),
         "dendrite_v": float(v.mean()),
     }
+    if inhibitory is not None:
+        state["rate_inhibitory"] = analysis.mean_rate(inhibitory, n_inhibitory, t_start, t_stop)
+    return state
+
+
+def plot_epsp_comparison(rows: list[dict], colors: dict | None = None, t_window=(5.0, 50.0)):
+    """Notebook 3's accuracy figure from :func:`compare_epsps`' rows: for each dendritic
+    site (columns), the voltage at the site (top) and at the soma (bottom) after one
+    input at that site, full morphology (NEURON, grey) against the reduced neuron (NEST,
+    dashed)."""
+    import matplotlib.pyplot as plt
+
+    dendritic = [row for row in rows if row["site"] != "soma"]
+    fig, axes = plt.subplots(2, len(dendritic), figsize=(12, 5), sharex=True, squeeze=False)
+    for column, row in zip(axes.T, dendritic):
+        site = row["site"]
+        for ax, where in zip(column, (site, "soma")):
+            ax.plot(row["full"]["times"], row["full"]["v"][where], color="gray", lw=3, label="full (NEURON)")
+            ax.plot(
+                row["reduced"]["times"], row["reduced"]["v"][where], "--", color=(colors or {}).get(site), label="reduced (NEST)"
+            )
+            ax.set_xlim(*t_window)
+        column[0].set_title(f"input at {site} ({row['distance']:.0f} µm)", fontsize=10)
+    for ax in axes[1]:
+        ax.set_xlabel("time (ms)")
+    axes[0, 0].set_ylabel("V at the site (mV)")
+    axes[1, 0].set_ylabel("V at the soma (mV)")
+    axes[0, 0].legend(fontsize=8)
+    return fig
 
 
 def plot_network_states(states: dict, runs: dict, *, input_rates, inhibition_sites, compartment: int, t_window=(600.0, 800.0)):
