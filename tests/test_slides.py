@@ -145,6 +145,19 @@ def test_every_content_slide_has_speaker_notes_with_a_minute_mark(deck):
     assert minutes == sorted(minutes) and minutes[0] == 0, f"minute marks go forward from 0: {minutes}"
 
 
+def test_the_introduction_talk_is_its_ten_minute_slot_and_the_warm_up_is_not_in_it():
+    # deck 00 is the whole introduction slot; the warm-up notebook is done before the day
+    talk = nbformat.read(PRESENTATIONS / "00_introduction.ipynb", as_version=4)
+    marks = [int(m) for _, notes in _slides_with_notes(talk) for m in MINUTE_MARK.findall(notes)]
+    assert max(marks) < 10, f"the talk's minute marks run to {max(marks)}: it must fit its 10-minute slot"
+    for name in ("00_introduction", "01_first_steps"):
+        text = "".join(c.source for c in nbformat.read(PRESENTATIONS / f"{name}.ipynb", as_version=4).cells)
+        assert "<!-- schedule:introduction -->" in text, f"{name}: the timing comes from the schedule marker"
+        assert "before the" in text and "warm-up" in text, (
+            f"{name}: say that the first-steps notebook is a warm-up before the day"
+        )
+
+
 @pytest.mark.parametrize("deck", PART_DECKS, ids=[d.stem for d in PART_DECKS])
 def test_every_part_deck_has_a_schematic_and_an_equation(deck):
     nb = nbformat.read(deck, as_version=4)
