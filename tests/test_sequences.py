@@ -1,6 +1,8 @@
 """The sequence-learning part: the exercises' NESTML, the models' mechanisms tested from
 the outside with NEST calls, the schedule, the training loop and the replay read-out."""
 
+import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +11,6 @@ import pytest
 from nest_workshop import reset_kernel
 from nest_workshop.core import nestml
 from nest_workshop.parts import sequences as S
-
-from ._notebook_answers import solution_answers as notebook_answers
 
 PART = Path(__file__).resolve().parents[1] / "materials" / "sequence_learning"
 MODELS = PART / "models"
@@ -26,53 +26,69 @@ def module():
 # The exercises' NESTML
 
 
-def solution_answers(notebook: str) -> dict[str, str]:
-    return notebook_answers(PART / notebook)
+def nestml_cells(notebook: str) -> list[tuple[str, str, str]]:
+    """The ``%%nestml`` cells of a notebook: (model file, --into folder, NESTML body)."""
+    found = []
+    for cell in json.loads((PART / notebook).read_text())["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and source.startswith("%%nestml"):
+            line, body = source.split("\n", 1)
+            words = shlex.split(line)[1:]
+            into = words[words.index("--into") + 1] if "--into" in words else "my_models"
+            found.append((words[0], into, body))
+    return found
 
 
-def test_the_solutions_nestml_is_the_shipped_models_byte_for_byte(tmp_path):
-    """Notebook 1's answers, placed by fill_in, give exactly the models in models/: so the
-    solution's build comes from the cache `make build` filled, and exercise and model
-    cannot drift apart."""
-    answers = solution_answers("01_neuron_and_synapse_solution.ipynb")
-    assert set(answers) == {"dap_start", "permanence_update"}
-    written = nestml.fill_in(
-        {
-            MODELS / "dendritic_neuron.nestml": {"dAP start": answers["dap_start"]},
-            MODELS / "permanence_synapse.nestml": {"permanence update": answers["permanence_update"]},
-        },
-        tmp_path,
-    )
+def test_the_solutions_nestml_is_the_shipped_models(tmp_path):
+    """Notebook 1's %%nestml cells, written into copies, give the models in models/ up to
+    comments and spacing, so the solution's build comes from the cache `make build` filled,
+    and exercise and model cannot drift apart."""
+    cells = nestml_cells("01_neuron_and_synapse_solution.ipynb")
+    assert [model for model, _, _ in cells] == ["models/dendritic_neuron.nestml", "models/permanence_synapse.nestml"]
+    written = [nestml.edit(PART / model, body, tmp_path)[0] for model, _, body in cells]
     for path in written:
-        assert path.read_bytes() == (MODELS / path.name).read_bytes()
+        assert nestml.normalise(path.read_text()) == nestml.normalise((MODELS / path.name).read_text())
     key = nestml._cache_key(written, "nest", "sequence_learning", S.CODEGEN_OPTS)
     shipped = nestml._cache_key([MODELS / f for f in S.MODEL_FILES], "nest", "sequence_learning", S.CODEGEN_OPTS)
     assert key == shipped
-    # any change to the text is a new module
-    (changed, _) = nestml.fill_in(
-        {
-            MODELS / "dendritic_neuron.nestml": {"dAP start": answers["dap_start"].replace("theta_dAP", "1.2 * theta_dAP")},
-            MODELS / "permanence_synapse.nestml": {},
-        },
-        tmp_path / "changed",
+    # the core's build (the participant's neuron, the shipped synapse) is that module too
+    assert (
+        nestml._cache_key([written[0], MODELS / "permanence_synapse.nestml"], "nest", "sequence_learning", S.CODEGEN_OPTS)
+        == shipped
     )
-    assert nestml._cache_key([changed, _], "nest", "sequence_learning", S.CODEGEN_OPTS) != shipped
+    # a change to the model's text is a new module
+    (changed, _) = nestml.edit(
+        PART / cells[0][0], cells[0][2].replace("elif I_dend > theta_dAP", "elif I_dend >= theta_dAP"), tmp_path / "c"
+    )
+    assert nestml._cache_key([changed, written[1]], "nest", "sequence_learning", S.CODEGEN_OPTS) != shipped
 
 
-def test_the_tutorial_sign_answer_subtracts_the_inhibitory_current():
-    answer = solution_answers("02_learning_and_replay_solution.ipynb")["subtracting_soma"]
-    shipped = nestml.regions(MODELS / "dendritic_neuron.nestml")["somatic current"]
-    assert answer.strip() == shipped.replace("+ convolve(K_inh", "- convolve(K_inh")
+def test_the_participants_exercise_declares_the_parameter_it_uses(tmp_path):
+    """The blanked cell lacks the declaration: a model without it does not know the name."""
+    (model, _, body) = nestml_cells("01_neuron_and_synapse_solution.ipynb")[0]
+    assert "dAP_trace_increment pA = 1 pA" in body and "dAP_trace += dAP_trace_increment" in body
+    participant = nestml_cells("01_neuron_and_synapse.ipynb")[0][2]
+    assert "dAP_trace_increment pA" not in participant and "+= dAP_trace_increment" not in participant
+    assert participant.count("raise NotImplementedError") == 2
+
+
+def test_the_tutorial_sign_answer_subtracts_the_inhibitory_current(tmp_path):
+    ((model, into, body),) = nestml_cells("02_learning_and_replay_solution.ipynb")
+    assert into == "my_models/tutorial_sign"
+    (written, _) = nestml.edit(PART / model, body, tmp_path)
+    shipped = (MODELS / "dendritic_neuron.nestml").read_text()
+    assert nestml.normalise(written.read_text()) == nestml.normalise(
+        shipped.replace("+ convolve(K_inh, inh_spikes)", "- convolve(K_inh, inh_spikes)")
+    )
 
 
 @pytest.mark.nestml_build
 def test_a_nestml_mistake_in_an_exercise_names_the_participants_file_and_line(tmp_path):
-    answers = solution_answers("01_neuron_and_synapse_solution.ipynb")
-    misspelt = answers["permanence_update"].replace("(zt - dAP_trace)", "(zt - dAP_trac)")
-    files = nestml.fill_in(
-        {MODELS / "dendritic_neuron.nestml": {}, MODELS / "permanence_synapse.nestml": {"permanence update": misspelt}},
-        tmp_path / "my_models",
+    (_, _, body) = nestml_cells("01_neuron_and_synapse_solution.ipynb")[1]
+    (synapse, _) = nestml.edit(
+        MODELS / "permanence_synapse.nestml", body.replace("(zt - dAP_trace)", "(zt - dAP_trac)"), tmp_path / "my_models"
     )
+    files = [MODELS / "dendritic_neuron.nestml", synapse]
     broken_line = next(i for i, line in enumerate(files[1].read_text().splitlines(), 1) if "dAP_trac)" in line)
     reset_kernel(threads=1)
     with pytest.raises(nestml.NestmlSyntaxError) as error:

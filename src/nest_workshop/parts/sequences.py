@@ -84,6 +84,38 @@ def get_in_chunks(connections, keys: list[str], chunk: int = 10000) -> dict:
     return {key: np.concatenate(parts[key]) if parts[key] else np.array([]) for key in keys}
 
 
+# The inhibitory neurons (iaf_psc_exp), as in the paper: one per subpopulation.
+INHIBITORY_PARAMS = {
+    "C_m": 250.0,
+    "tau_m": 5.0,
+    "tau_syn_ex": 0.5,
+    "tau_syn_in": 1.65,
+    "t_ref": 2.0,
+    "E_L": 0.0,
+    "V_m": 0.0,
+    "V_reset": 0.0,
+    "V_th": 15.0,
+}
+
+
+def synapse_params(config: SequenceConfig) -> dict:
+    """The permanence synapse's plasticity parameters (the paper's), for a ``syn_spec``:
+    maturity threshold and bounds, the weight of a mature synapse, learning rates, the
+    target dAP trace and the potentiation window (4 ms to 2 delta_t)."""
+    return {
+        "permanence_threshold": config.permanence_threshold,
+        "permanence_max": config.permanence_max,
+        "Wmax": config.w_mature,
+        "lambda_plus": config.lambda_plus,
+        "lambda_minus": config.lambda_minus,
+        "lambda_h": config.lambda_h,
+        "zt": config.zt,
+        "tau_pre_trace": config.tau_pre_trace,
+        "dt_min": 4.0,
+        "dt_max": 2 * config.delta_t,
+    }
+
+
 # ---------------------------------------------------------------------------
 # Weights
 
@@ -114,6 +146,47 @@ def connect_winner_take_all(subpopulations, inhibitory, w_ie: float, w_ei: float
     for members, inhibitory_neuron in zip(subpopulations, inhibitory):
         nest.Connect(members, inhibitory_neuron, syn_spec={"weight": w_ie, "delay": 0.1})
         nest.Connect(inhibitory_neuron, members, syn_spec={"weight": w_ei, "delay": 0.1, "receptor_type": inh_receptor})
+
+
+def check_winner_take_all(subpopulations, inhibitory, w_ie: float, w_ei: float) -> None:
+    """Notebook 2's self-check of the exercise: each subpopulation excites its own
+    inhibitory neuron with ``w_ie``, which inhibits that subpopulation, and only it, with
+    ``w_ei`` on the neurons' ``inh_spikes`` port, once."""
+    from ..core import selfcheck
+
+    nest = import_nest()
+    ports = receptor_types(subpopulations[0][0].get("model"))
+    # a NESTML neuron stores a connection's port as its receptor type minus the smallest one
+    inh_receptor = {ports["inh_spikes"], ports["inh_spikes"] - min(ports.values())}
+    n_exc = sum(len(members) for members in subpopulations)
+    problems = []
+
+    def table(connections, keys):
+        if len(connections) == 0:
+            return {key: np.array([]) for key in keys}
+        values = connections.get(keys)
+        return {key: np.atleast_1d(np.asarray(values[key])) for key in keys}
+
+    for k, (members, inhibitory_neuron) in enumerate(zip(subpopulations, inhibitory)):
+        ids = set(members.tolist())
+        up = table(nest.GetConnections(target=inhibitory_neuron), ["source", "weight"])
+        down = table(nest.GetConnections(source=inhibitory_neuron), ["target", "weight", "receptor"])
+        if len(up["source"]) != len(ids) or set(up["source"].tolist()) != ids or not np.allclose(up["weight"], w_ie):
+            problems.append(f"subpopulation {k} -> its inhibitory neuron: {len(up['source'])} connections")
+        if (
+            len(down["target"]) != len(ids)
+            or set(down["target"].tolist()) != ids
+            or not np.allclose(down["weight"], w_ei)
+            or not set(down["receptor"].tolist()) <= inh_receptor
+        ):
+            problems.append(f"inhibitory neuron {k} -> its subpopulation: {len(down['target'])} connections")
+    selfcheck.check(
+        not problems,
+        "each subpopulation is connected to its own inhibitory neuron (w_ie) and back (w_ei, on inh_spikes)",
+        f"{2 * n_exc} connections expected" + (f"; wrong: {'; '.join(problems[:3])}" if problems else ""),
+        hint="connect each subpopulation to its inhibitory neuron and back, once (run the notebook from the top "
+        "if you ran this cell twice), with the given weights, and receptors['inh_spikes'] on the way back",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -434,6 +507,26 @@ def plot_activity(history: TrainingHistory, *, spikes=None, daps=None, stimuli=N
     if title:
         ax.set_title(title)
     return fig, ax
+
+
+def plot_dendritic_current(events: dict, neurons, ax=None):
+    """Notebook 1's test: the dendritic current of each neuron (neuron k got k coincident
+    inputs) from a multimeter's ``events``, with the dAP threshold."""
+    import matplotlib.pyplot as plt
+
+    from ..core.plotting import apply_style
+
+    apply_style()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    for k, neuron in enumerate(neurons, start=1):
+        mine = np.asarray(events["senders"]) == neuron.global_id
+        ax.plot(np.asarray(events["times"])[mine], np.asarray(events["I_dend"])[mine], label=f"{k} inputs", lw=1.2)
+    ax.axhline(neurons[0].get("theta_dAP"), color="gray", ls=":", lw=1, label="theta_dAP")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("I$_{dend}$ (pA)")
+    ax.legend(fontsize=7, ncols=3)
+    return ax
 
 
 def plot_connectivity(history: TrainingHistory):
