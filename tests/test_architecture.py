@@ -171,6 +171,7 @@ def _network_builders():
         "astrocytes.run_balanced_network": lambda: astrocytes.run_balanced_network(),
         "compartmental.synchronous_input": lambda: compartmental.synchronous_input([1], weight=0.001),
         "compartmental.summation": lambda: compartmental.summation(2, layout="clustered", weight=0.001, receptor_type="AMPA"),
+        "compartmental.volleys": lambda: compartmental.volleys({"a": [1]}, weight=0.001),
         "compartmental.run_cell": lambda: compartmental.run_cell("cm_default", tree, t_sim=10.0),
     }
 

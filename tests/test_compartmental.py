@@ -65,6 +65,41 @@ def test_three_kinds_of_summation():
     assert nmda_12["ratio"] > 1.3 and nmda_12["soma_epsp"] > 2 * nmda_8["soma_epsp"]
 
 
+def test_clustered_inputs_beat_spread_ones_only_with_nmda():
+    """Notebook 1's key result: twelve synapses on one tip of the two-dendrite neuron give
+    the soma more than six on each tip with NMDA (an NMDA spike), less without."""
+    two = C.BallAndSticks(n_branches=2)
+    layouts = {"clustered": [3] * 12, "spread": [3] * 6 + [6] * 6}
+    nmda = fresh(C.volleys, layouts, weight=0.0003, receptor_type="AMPA_NMDA", receptor_params=NMDA, morphology=two)
+    ampa = fresh(C.volleys, layouts, weight=0.0003, receptor_type="AMPA", morphology=two)
+    assert nmda["clustered"]["soma_epsp"] > 1.5 * nmda["spread"]["soma_epsp"]
+    assert nmda["clustered"]["local_epsp"][3] > 50.0 > 30.0 > nmda["spread"]["local_epsp"][3]
+    assert ampa["clustered"]["soma_epsp"] < ampa["spread"]["soma_epsp"]
+
+
+def test_recorded_and_input_weights_read_what_nest_holds():
+    nest = reset_kernel(seed=1, threads=1)
+    two = C.BallAndSticks(n_branches=2)
+    pair = nest.Create("cm_default", 2)
+    pair.compartments = two.compartments()
+    pair.receptors = [{"comp_idx": 3, "receptor_type": "AMPA"}, {"comp_idx": 6, "receptor_type": "AMPA"}]
+    volley = nest.Create("spike_generator", params={"spike_times": [10.0]})
+    for receptor, weight in ((0, 0.001), (0, 0.002), (1, 0.0005)):
+        nest.Connect(volley, pair[1], syn_spec={"weight": weight, "receptor_type": receptor})
+    assert C.input_weights(volley, pair[1], 2) == pytest.approx([0.003, 0.0005])
+    assert C.input_weights(volley, pair[0], 2) == pytest.approx([0.0, 0.0])
+    with pytest.raises(ValueError, match="receptors 0 to 0"):
+        C.input_weights(volley, pair[1], 1)
+    meter = nest.Create("multimeter", params={"record_from": ["v_comp0", "v_comp3"], "interval": 0.1})
+    nest.Connect(meter, pair[1])
+    nest.Simulate(50.0)
+    with pytest.raises(ValueError, match="recorded nothing from neuron 'a'"):
+        C.recorded(meter, pair, labels=["a", "b"])
+    runs = C.recorded(meter, pair[1:], labels=["b"])
+    assert set(runs["b"]) == {"times", "v_comp0", "v_comp3"} and len(runs["b"]["times"]) == len(runs["b"]["v_comp3"])
+    assert runs["b"]["v_comp3"].max() > runs["b"]["v_comp0"].max() > -70.0
+
+
 # --- NEAT: morphology, reduction, NEURON comparison (notebook 3) ---
 
 MORPHOLOGY = Path(__file__).resolve().parents[1] / "materials" / "compartmental" / "data" / "L23PyrBranco.swc"
@@ -401,15 +436,18 @@ def test_nmda_current_reads_cm_default_recordables():
 
 
 def test_the_solutions_h_current_is_the_shipped_model_byte_for_byte(tmp_path):
-    """Notebook 2's answers, placed by fill_in, give exactly models/cm_with_ih.nestml: the
-    solution's build is the one `make build` cached, and exercise and model cannot drift."""
+    """Notebook 2's answers (the h-channel's state, parameters, gating ODE and current),
+    placed by fill_in, give exactly models/cm_with_ih.nestml: the solution's build is the
+    one `make build` cached, and exercise and model cannot drift."""
     from nest_workshop.core import nestml
 
     part = Path(__file__).resolve().parents[1] / "materials" / "compartmental"
     answers = solution_answers(part / "02_nestml_compartmental_solution.ipynb")
-    assert set(answers) == {"h_gating", "h_current"}
+    assert set(answers) == {"h_state", "h_parameters", "h_gating", "h_current"}
     model = part / "models" / "cm_with_ih.nestml"
-    (written,) = nestml.fill_in({model: {"h gating": answers["h_gating"], "h current": answers["h_current"]}}, tmp_path)
+    regions = {name.replace("_", " "): text for name, text in answers.items()}
+    assert set(regions) == set(nestml.regions(model)), "every region of the model is an exercise of notebook 2"
+    (written,) = nestml.fill_in({model: regions}, tmp_path)
     assert written.read_bytes() == model.read_bytes()
     assert nestml._cache_key([written], "nest_compartmental", "compartmental", {}) == nestml._cache_key(
         [model], "nest_compartmental", "compartmental", {}

@@ -207,6 +207,90 @@ def synchronous_input(
     )[0]
 
 
+def volleys(
+    sites: dict,
+    *,
+    weight: float,
+    receptor_type: str = "AMPA",
+    morphology: BallAndSticks | None = None,
+    receptor_params: dict | None = None,
+    t_sim: float = 100.0,
+    t_input: float = 10.0,
+) -> dict:
+    """Several volleys side by side in one fresh kernel (call ``nw.reset_kernel`` first):
+    ``sites`` maps a label to a list of input sites, as for :func:`synchronous_input`,
+    and each label gets its own neuron. Returns ``{label: result of synchronous_input}``."""
+    labels = list(sites)
+    runs = _volleys(
+        [sites[label] for label in labels],
+        weight=weight,
+        receptor_type=receptor_type,
+        morphology=morphology or BallAndSticks(),
+        receptor_params=receptor_params,
+        t_sim=t_sim,
+        t_input=t_input,
+        caller="volleys",
+    )
+    return dict(zip(labels, runs))
+
+
+def recorded(meter, neurons, labels=None) -> dict:
+    """What the multimeter ``meter`` recorded from each of ``neurons``:
+    ``{label: {"times": array, variable: array, ...}}``, the labels in the neurons' order
+    (default 0, 1, ...). Says which neuron it recorded nothing from (not connected to the
+    multimeter, or not simulated yet)."""
+    labels = list(range(len(neurons))) if labels is None else list(labels)
+    if len(labels) != len(neurons):
+        raise ValueError(f"give one label per neuron: {len(labels)} labels for {len(neurons)} neurons")
+    events = meter.events
+    senders = np.asarray(events["senders"])
+    out = {}
+    for label, neuron in zip(labels, neurons):
+        mine = senders == neuron.global_id
+        if not mine.any():
+            raise ValueError(
+                f"the multimeter recorded nothing from neuron {label!r} (node {neuron.global_id}): "
+                "connect the multimeter to it (nest.Connect(meter, neurons)) and simulate"
+            )
+        out[label] = {name: np.asarray(values)[mine] for name, values in events.items() if name != "senders"}
+    return out
+
+
+def input_weights(source, neuron, n_receptors: int) -> np.ndarray:
+    """The summed weight (µS) of the connections from ``source`` to ``neuron``, per
+    receptor index 0 .. ``n_receptors`` - 1 (read with ``nest.GetConnections``); raises
+    if a connection targets a receptor index beyond them."""
+    nest = import_nest()
+    connections = nest.GetConnections(source, neuron)
+    totals = np.zeros(n_receptors)
+    if len(connections) == 0:
+        return totals
+    status = connections.get(["receptor", "weight"])
+    for receptor, weight in zip(np.atleast_1d(status["receptor"]), np.atleast_1d(status["weight"])):
+        if not 0 <= receptor < n_receptors:
+            raise ValueError(f"a connection targets receptor {receptor}, but the neuron has receptors 0 to {n_receptors - 1}")
+        totals[receptor] += weight
+    return totals
+
+
+def plot_voltages(runs: dict, compartments: dict, *, rest: float | None = None):
+    """One panel per run (``{title: {"times": ..., "v_comp0": ...}}``, as from
+    :func:`recorded`), each with the voltage of the ``compartments`` (``{index: label}``).
+    With ``rest``, the panels show the depolarisation above it."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.4), sharey=True, squeeze=False)
+    for ax, (title, run) in zip(axes[0], runs.items()):
+        for index, label in compartments.items():
+            v = np.asarray(run[f"v_comp{index}"])
+            ax.plot(run["times"], v if rest is None else v - rest, label=label)
+        ax.set_title(str(title), fontsize=10)
+        ax.set_xlabel("time (ms)")
+    axes[0, 0].set_ylabel("V (mV)" if rest is None else "V − rest (mV)")
+    axes[0, 0].legend(fontsize=8)
+    return fig
+
+
 def summation(
     n_inputs: int,
     *,
@@ -566,6 +650,30 @@ def sag_measures(times, v, t_on: float, t_off: float, *, window: float = 50.0) -
         "sag_ratio": float((v_steady - v_min) / (rest - v_min)),
         "rebound": float(v[times >= t_off].max() - rest),
     }
+
+
+def plot_sag(runs: dict, *, t_on: float, t_off: float):
+    """The soma's voltage (top) and the h-gate ``m_h0`` (bottom) of each run
+    (``{label: {"times": ..., "v_comp0": ..., "m_h0": ...}}``, as from :func:`recorded`),
+    the current step shaded; prints each run's measures when it has them (``sag_measures``)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    for label, run in runs.items():
+        axes[0].plot(run["times"], run["v_comp0"], label=label)
+        axes[1].plot(run["times"], run["m_h0"], label=label)
+        if "sag_ratio" in run:
+            print(
+                f"{label:17s}: rest {run['rest']:.2f} mV, minimum {run['v_min']:.2f} mV, end of step "
+                f"{run['v_steady']:.2f} mV, sag ratio {run['sag_ratio']:.3f}, rebound {run['rebound']:+.2f} mV"
+            )
+    for ax in axes:
+        ax.axvspan(t_on, t_off, color="gray", alpha=0.1)
+    axes[0].set_ylabel("V soma (mV)")
+    axes[0].legend(fontsize=8)
+    axes[1].set_ylabel("h-channels open, $m_h$")
+    axes[1].set_xlabel("time (ms)")
+    return fig
 
 
 def hyperpolarising_step(

@@ -116,12 +116,15 @@ def compartment_trees():
         ax.set_aspect("equal")
         ax.axis("off")
     branches = [
-        ((0, 0), (0, 3)),
-        ((0, 3), (-2, 5.5)),
-        ((0, 3), (1.5, 6.5)),
-        ((0, 0), (-3, -2)),
+        ((0, 0), (0, 2)),  # apical dendrite up to where the paths to the trunk site and the tuft part
+        ((0, 1.3), (2.6, 2.4)),  # the oblique branch, leaving below that point
+        ((0, 2), (1.6, 3.3)),  # the branch that holds the trunk site
+        ((0, 2), (-0.6, 4.2)),
+        ((-0.6, 4.2), (-2.2, 6.0)),  # the tuft
+        ((-0.6, 4.2), (1.2, 6.3)),
+        ((0, 0), (-3, -2)),  # basal dendrites
         ((0, 0), (3, -2.2)),
-        ((0, 1.5), (2, 2)),
+        ((0, 0), (-0.5, -2.6)),
     ]
     for (x0, y0), (x1, y1) in branches:
         left.plot([x0, x1], [y0, y1], color="black", lw=2)
@@ -129,20 +132,48 @@ def compartment_trees():
             left.plot(x0 + t * (x1 - x0), y0 + t * (y1 - y0), "o", ms=3, color=GREY)
     left.add_patch(Circle((0, 0), 0.5, fc=EXC, ec="black"))
     left.set_title("full morphology: hundreds of segments")
-    sites = {"soma": (0, 0), "basal": (-3, -2), "oblique": (2, 2), "trunk": (0, 3), "tuft": (-2, 5.5)}
+    sites = {"basal": (-2.4, -1.6), "oblique": (2.1, 2.19), "trunk": (1.2, 2.98), "tuft": (-1.8, 5.55)}
     for name, (x, y) in sites.items():
         left.plot(x, y, "*", ms=12, color=SIGNAL)
         left.text(x + 0.3, y + 0.2, name, fontsize=8)
-    reduced = {"soma": (0, 0), "basal": (-2.5, -1.8), "trunk": (0, 2.6), "oblique": (2, 3.4), "tuft": (-1.6, 5.2)}
-    parents = {"basal": "soma", "trunk": "soma", "oblique": "trunk", "tuft": "trunk"}
+    left.text(0.6, -0.1, "soma", fontsize=8)
+
+    # the reduced tree: {name: (x, y, kind)}, kind "site", "support" or "branch"
+    # fmt: off
+    nodes = {
+        "soma": (0, 0, "soma"),
+        "b1": (-1.0, -0.6, "support"), "b2": (-2.0, -1.2, "support"), "basal": (-3.0, -1.8, "site"),
+        "a1": (0, 0.8, "support"), "a2": (0, 1.5, "support"), "B1": (0, 2.2, "branch"),
+        "o2": (1.3, 2.8, "support"), "oblique": (2.6, 3.4, "site"),
+        "a3": (0, 2.9, "support"), "B2": (0, 3.6, "branch"),
+        "trunk": (1.4, 4.2, "site"),
+        "t1": (-0.6, 4.3, "support"), "t2": (-1.2, 5.0, "support"), "tuft": (-1.8, 5.7, "site"),
+    }
+    parents = {
+        "b1": "soma", "b2": "b1", "basal": "b2", "a1": "soma", "a2": "a1", "B1": "a2", "o2": "B1", "oblique": "o2",
+        "a3": "B1", "B2": "a3", "trunk": "B2", "t1": "B2", "t2": "t1", "tuft": "t2",
+    }
+    # fmt: on
     for child, parent in parents.items():
-        (x0, y0), (x1, y1) = reduced[parent], reduced[child]
+        (x0, y0, _), (x1, y1, _) = nodes[parent], nodes[child]
         right.plot([x0, x1], [y0, y1], color=GREY, lw=3, zorder=0)
-        right.text((x0 + x1) / 2 + 0.2, (y0 + y1) / 2, r"$g_C$", fontsize=8, color=GREY)
-    for name, (x, y) in reduced.items():
-        right.add_patch(Circle((x, y), 0.5 if name == "soma" else 0.35, fc=EXC if name == "soma" else SIGNAL, ec="black"))
-        right.text(x + 0.55, y - 0.1, name, fontsize=8, va="center")
-    right.set_title("NEAT's reduction: a few compartments")
+    right.text(-1.9, -0.45, r"$g_C$", fontsize=9, color=GREY)
+    right.text(0.55, -0.3, "soma", fontsize=8)
+    for name, (x, y, kind) in nodes.items():
+        if kind == "soma":
+            right.add_patch(Circle((x, y), 0.45, fc=EXC, ec="black"))
+        elif kind == "site":
+            right.add_patch(Circle((x, y), 0.32, fc=SIGNAL, ec="black"))
+            right.text(x + (0.45 if x >= 0 else -0.45), y, name, fontsize=8, va="center", ha="left" if x >= 0 else "right")
+        elif kind == "support":
+            right.add_patch(Circle((x, y), 0.17, fc=GREY, ec="black", lw=0.8))
+        else:
+            right.plot(x, y, "D", ms=7, mfc="white", mec="black")
+    right.plot([], [], "o", ms=9, mfc=SIGNAL, mec="black", label="input site")
+    right.plot([], [], "o", ms=5, mfc=GREY, mec="black", label="support (1/3, 2/3 of the way)")
+    right.plot([], [], "D", ms=6, mfc="white", mec="black", label="branch point NEAT adds")
+    right.legend(loc="lower right", fontsize=7.5, frameon=False)
+    right.set_title(f"NEAT's reduction: {len(nodes)} compartments")
     fig.text(
         0.5,
         0.02,
