@@ -106,9 +106,13 @@ def sequence_network():
 
 
 def compartment_trees():
-    """A branching morphology (many segments) and its NEAT reduction: a few compartments
-    at the soma, the input sites and support points, coupled by conductances."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    """A branching morphology (many segments) and its NEAT reduction as notebook 3 fits it:
+    a compartment at the soma and at each of four input sites, two support compartments on
+    the path to each site (at 1/3 and 2/3 of its distance) and the two branch points NEAT
+    adds where those paths part: 15 compartments, coupled by conductances. The oblique
+    branch leaves the apical dendrite below the point where the paths to the trunk site and
+    to the tuft part, as on the layer 2/3 cell of notebook 3."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4))
     apply_style()
     for ax in (left, right):
         ax.set_xlim(-5, 5)
@@ -171,9 +175,9 @@ def compartment_trees():
             right.plot(x, y, "D", ms=7, mfc="white", mec="black")
     right.plot([], [], "o", ms=9, mfc=SIGNAL, mec="black", label="input site")
     right.plot([], [], "o", ms=5, mfc=GREY, mec="black", label="support (1/3, 2/3 of the way)")
-    right.plot([], [], "D", ms=6, mfc="white", mec="black", label="branch point NEAT adds")
+    right.plot([], [], "D", ms=6, mfc="white", mec="black", label="branch point")
     right.legend(loc="lower right", fontsize=7.5, frameon=False)
-    right.set_title(f"NEAT's reduction: {len(nodes)} compartments")
+    right.set_title("NEAT's reduction: a few compartments")
     fig.text(
         0.5,
         0.02,
