@@ -386,10 +386,13 @@ def deck_table(part: PartTime) -> str:
         rows.append(f"| notebook `{nb.name}` (core path, {nb.core.exercises} exercises) | {_range(*nb.core.minutes)} |")
     low, high = part.minutes
     rows.append(f"| **session** | **{_range(low, high)} of {part.slot}** |")
+    for nb in part.notebooks:
+        if nb.role != "session":
+            rows.append(f"| notebook `{nb.name}`: {ROLE_TEXT[nb.role].split(',')[0]} (core path) | {_range(*nb.core.minutes)} |")
     optional = [(nb.name, nb.further_minutes) for nb in part.notebooks if nb.further]
     if optional:
         text = ", ".join(f"`{name}` {_range(*m)}" for name, m in optional)
-        rows.append(f"| going further (optional, after the session) | {text} |")
+        rows.append(f"| going further in the notebooks (optional, outside the session) | {text} |")
     return "\n".join(rows)
 
 
