@@ -238,3 +238,11 @@ def test_a_marked_declaration_must_come_from_the_cell(tmp_path):
     assert "V_th" not in missing.read_text()
     written, _ = src.edit(model, "parameters:\n    V_th mV = 10 mV   # mine\n", tmp_path / "c")
     assert src.normalise(written.read_text()) == src.normalise(model.read_text())
+
+
+def test_the_blank_exercise_error_is_the_generators_own_type(model, tmp_path, monkeypatch):
+    """tests/test_notebooks.py accepts exactly NotImplementedError from a blank exercise."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NotImplementedError) as error:
+        src.nestml_cell(str(model), 'update:\n    raise NotImplementedError("Exercise: x, then run this cell again.")\n')
+    assert type(error.value) is NotImplementedError

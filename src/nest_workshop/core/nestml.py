@@ -59,7 +59,6 @@ from pathlib import Path
 
 from . import build_cache, kernel
 from .nestml_source import (  # noqa: F401  (nw.nestml.show, ...)
-    BlankExercise,
     ModelSourceError,
     edit,
     fill_in,

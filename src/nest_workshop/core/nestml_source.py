@@ -173,10 +173,6 @@ BLANK_EXERCISE = re.compile(r"^\s*raise NotImplementedError\((?P<message>.*)\)\s
 DEFAULT_INTO = "my_models"
 
 
-class BlankExercise(NotImplementedError):
-    """A ``%%nestml`` cell still holds a participant notebook's blank exercise."""
-
-
 def _canonical(header: str) -> str:
     return re.sub(r"\s+", "", header)
 
@@ -351,7 +347,9 @@ def nestml_cell(line: str, cell: str, into: str | Path | None = None) -> Path:
             raise FileNotFoundError(f"NESTML model {model} does not exist")
         if not target.exists() or target.read_text() != original:
             target.write_text(original)
-        raise BlankExercise(f"{message} (Until then, {target} holds the model's own version, so the notebook goes on.)")
+        raise NotImplementedError(  # the exercise generator's own error type
+            f"{message} (Until then, {target} holds the model's own version, so the notebook goes on.)"
+        )
     target, spans = edit(model, cell, folder)
     print(f"{target}: the blocks this cell wrote (NESTML's messages give these line numbers)\n")
     print(numbered(target, spans))
