@@ -213,7 +213,8 @@ def test_a_fit_made_with_neat_directly_is_the_packages_fit(tmp_path, monkeypatch
     assert reduced.site_compartment == packaged.site_compartment and reduced.compartments() == packaged.compartments()
     reset_kernel(seed=1, threads=1)
     neurons = reduced.ctree.init_model("cm_default", 2, suffix="")  # NEAT's export
-    assert len(neurons[1].get("compartments")) == reduced.n_compartments
+    recordables = neurons[1].get("recordables")  # one v_comp<i> per compartment
+    assert f"v_comp{reduced.n_compartments - 1}" in recordables and f"v_comp{reduced.n_compartments}" not in recordables
     with pytest.raises(ValueError, match="give fit_model the sites first, in the order of the sites dict"):
         C.reduced_neuron(ctree, {"soma": (1, 0.5), "middle": (5, 0.5)}, fitted)
     with pytest.raises(ValueError, match="the tree NEAT's fit_model returns"):
