@@ -331,7 +331,7 @@ def schedule_command(args) -> int:
     print(schedule.report(schedule.Day(root, parts)))
     status = 0 if all(p.fits and not p.problems for p in parts) else 1
     if args.write:
-        changed = schedule.write(day)
+        changed = schedule.write(day, args.parts or None)
         for path in changed:
             print(f"✔ wrote {path.relative_to(root)}")
             if path.name.endswith(exercises.SOLUTION_SUFFIX):
@@ -396,7 +396,9 @@ def main(argv=None) -> int:
         "(materials/schedule.toml, benchmarks/results/session_compute.json) and check it against the part's slot.",
     )
     p.add_argument("parts", nargs="*", help="parts to report (default: all)")
-    p.add_argument("--write", action="store_true", help="write the times into the notebooks, READMEs and decks")
+    p.add_argument(
+        "--write", action="store_true", help="write the times into the notebooks, READMEs and decks (of the parts named, or all)"
+    )
     p.set_defaults(func=schedule_command)
 
     p = sub.add_parser(

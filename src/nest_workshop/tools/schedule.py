@@ -475,17 +475,23 @@ def _normalised(path: Path) -> str:
     return nbformat.writes(nbformat.read(path, as_version=4)) + "\n"
 
 
-def targets(day: Day) -> list[tuple[Path, str, str]]:
-    """(file, current text, planned text) for every file that carries schedule figures."""
+def targets(day: Day, only: list[str] | None = None) -> list[tuple[Path, str, str]]:
+    """(file, current text, planned text) for every file that carries schedule figures
+    (with ``only``, the files of those parts: their notebooks, deck and README)."""
     out = []
     root = day.root
     for part in day.parts:
+        if only and part.part not in only:
+            continue
         for nb in part.notebooks:
             out.append((nb.path, _normalised(nb.path), nbformat.writes(planned_notebook(day, part, nb)) + "\n"))
         deck = root / "presentations" / f"{part.deck}.ipynb"
         if deck.exists():
             out.append((deck, _normalised(deck), nbformat.writes(planned_deck(day, part, deck)) + "\n"))
-    for readme in [root / "README.md", root / "materials" / "README.md", *sorted((root / "materials").glob("*/README.md"))]:
+    readmes = [root / "README.md", root / "materials" / "README.md", *sorted((root / "materials").glob("*/README.md"))]
+    if only:
+        readmes = [root / "materials" / part / "README.md" for part in only]
+    for readme in readmes:
         if readme.exists():
             text = readme.read_text()
             out.append((readme, text, _fill_text(text, day)))
@@ -497,10 +503,11 @@ def stale(day: Day) -> list[Path]:
     return [path for path, current, planned in targets(day) if current != planned]
 
 
-def write(day: Day) -> list[Path]:
-    """Fill every marker; returns the files changed (participant notebooks not included)."""
+def write(day: Day, only: list[str] | None = None) -> list[Path]:
+    """Fill every marker (of the parts ``only`` names, or all); returns the files changed
+    (participant notebooks not included)."""
     changed = []
-    for path, current, planned in targets(day):
+    for path, current, planned in targets(day, only):
         if current != planned:
             path.write_text(planned)
             changed.append(path)
