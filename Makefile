@@ -64,13 +64,16 @@ test: setup lint
 # notebooks whose checks depend on that network again at 4 threads. On a 2-core machine
 # the threads outnumber the cores; OMP_WAIT_POLICY=passive keeps that from busy-waiting
 # (same spikes, far less time), but a small network still pays for its threads' meeting
-# every 1 ms step (e-prop 02: about 4 min at 4 threads on 2 cores). CI runs the
-# introduction, the classifier, whose checks have the narrowest margins, and the sequence
-# network, whose checks demand exact predictions and replay orders (about 2 min); the
-# spread of every check over 1-8 threads is in the parts' READMEs and benchmarks/results.
-THREADS_PARTS ?= materials/introduction materials/eprop/02_evidence_accumulation_solution.ipynb \
+# every 1 ms step (e-prop 02, take-home, trains two classifiers: about 7 min at 4 threads on
+# 2 cores). CI runs the notebooks of the day's sessions whose checks depend on the random
+# network: the introduction's, the e-prop pattern generator, the sequence network (context-
+# specific predictions), the compartmental network and the astrocyte network (about 8 min
+# in all); the spread of every check over 1-8 threads is in the parts' READMEs and
+# benchmarks/results.
+THREADS_PARTS ?= materials/introduction materials/eprop/01_pattern_generation_solution.ipynb \
 	materials/sequence_learning/02_learning_and_replay_solution.ipynb \
-	materials/compartmental/03_morphology_reduction_solution.ipynb
+	materials/compartmental/03_morphology_reduction_solution.ipynb \
+	materials/astrocytes/02_pools_and_network_solution.ipynb
 test-threads: setup
 	NEST_WORKSHOP_THREADS=4 OMP_WAIT_POLICY=passive $(BIN)/python -m pytest -ra --nbval-lax --nbval-current-env \
 		--durations=5 -p no:cacheprovider $(THREADS_PARTS)
