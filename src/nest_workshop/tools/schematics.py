@@ -209,6 +209,12 @@ def tripartite_synapse():
     _arrow(ax, (5.9, 3.8), (8.6, 2.9), color=SIGNAL, rad=-0.3, ls="--")
     ax.text(9.6, 3.7, "third_out: slow inward\ncurrent (SIC)", ha="center", fontsize=9, color=SIGNAL)
     ax.add_patch(FancyBboxPatch((4.6, 3.3), 3.0, 1.85, boxstyle="round,pad=0.1", fc="none", ec=SIGNAL, ls=":"))
-    ax.text(6.1, 5.35, "the postsynaptic neuron's pool: the astrocytes its connections can be paired with",
-            ha="center", fontsize=8.5, color=SIGNAL)
+    ax.text(
+        6.1,
+        5.35,
+        "the postsynaptic neuron's pool: the astrocytes its connections can be paired with",
+        ha="center",
+        fontsize=8.5,
+        color=SIGNAL,
+    )
     return fig
