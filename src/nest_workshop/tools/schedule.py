@@ -340,14 +340,13 @@ def notebook_line(part: PartTime, nb: NotebookTime) -> str:
     core = f"**Time:** {_range(*nb.core.minutes)} min"
     if nb.role == "session":
         others = [n.name[:2] for n in part.session]
-        which = "notebook " + others[0] if len(others) == 1 else "notebooks " + " and ".join(others)
+        which = "notebook " + others[0] if len(others) == 1 else "notebooks " + ", ".join(others[:-1]) + " and " + others[-1]
         core += f" in the {part.title} session ({part.start}, {part.slot} min: slides {part.deck_minutes} min, then {which})"
     else:
         core += f", {ROLE_TEXT[nb.role]}"
     if nb.further:
         core += f"; going further: {_range(*nb.further_minutes)} min more (optional)"
-    exercises = nb.core.exercises
-    core += f". **Exercises** in the core path: {exercises}."
+    core += "."
     return core
 
 
