@@ -133,7 +133,8 @@ class Stretch:
     def minutes(self) -> tuple[int, int]:
         """(low, high), whole minutes."""
         base = self.reading_min + self.compute_s / 60
-        return (round_min(base + EXERCISE_MIN[0] * self.exercises), round_min(base + EXERCISE_MIN[1] * self.exercises))
+        low, high = (round_min(base + per * self.exercises) for per in EXERCISE_MIN)
+        return max(low, 1), max(high, 1)  # anything worth a heading takes a minute
 
 
 def round_min(x: float) -> int:
@@ -379,10 +380,14 @@ def part_table(part: PartTime) -> str:
     return "\n".join(rows)
 
 
+def _exercises(n: int) -> str:
+    return f"{n} exercise" + ("" if n == 1 else "s")
+
+
 def deck_table(part: PartTime) -> str:
     rows = ["| | minutes |", "|---|---|", f"| these slides | {part.deck_minutes} |"]
     for nb in part.session:
-        rows.append(f"| notebook `{nb.name}` (core path, {nb.core.exercises} exercises) | {_range(*nb.core.minutes)} |")
+        rows.append(f"| notebook `{nb.name}` (core path, {_exercises(nb.core.exercises)}) | {_range(*nb.core.minutes)} |")
     low, high = part.minutes
     rows.append(f"| **session** | **{_range(low, high)} of {part.slot}** |")
     for nb in part.notebooks:
