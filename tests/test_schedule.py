@@ -3,6 +3,7 @@ bundle's own parts against their slots (the materials as committed)."""
 
 import json
 import textwrap
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -153,3 +154,47 @@ def test_unlisted_notebooks_and_unknown_keys_are_clear_errors(tmp_path):
     (tmp_path / "materials/schedule.toml").write_text('[demo]\ntitle = "x"\nslots = 3\n')
     with pytest.raises(schedule.ScheduleError, match="missing.*unknown keys \\['slots'\\]"):
         schedule.load_day(tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# the bundle's own day, as committed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def day():
+    return schedule.load_day(ROOT)
+
+
+def test_every_part_fits_its_slot_with_every_core_cell_measured(day):
+    problems = [problem for part in day.parts for problem in part.problems]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_times_written_in_notebooks_readmes_and_decks_are_the_computed_ones(day):
+    assert schedule.missing_markers(day) == []
+    stale = [str(p.relative_to(ROOT)) for p in schedule.stale(day)]
+    assert not stale, f"out of date (run `nest-workshop schedule --write`): {stale}"
+
+
+def test_deck_notes_stay_within_the_decks_minutes(day):
+    assert schedule.deck_overruns(day) == []
+
+
+def test_the_day_follows_the_tutorials_timetable(day):
+    # 09:00 introduction, 09:10 e-prop, 09:40 sequence learning, coffee, 10:40 compartmental, 11:25 astrocytes
+    times = {p.part: (p.start, p.slot) for p in day.parts}
+    assert times == {
+        "introduction": ("09:00", 10),
+        "eprop": ("09:10", 30),
+        "sequence_learning": ("09:40", 30),
+        "compartmental": ("10:40", 45),
+        "astrocytes": ("11:25", 45),
+    }
+
+
+def test_every_session_keeps_an_exercise_in_its_core_path(day):
+    for part in day.parts:
+        if part.session:
+            assert sum(nb.core.exercises for nb in part.session) >= 1, part.part
