@@ -30,6 +30,8 @@ def bundle(tmp_path):
     (part / ".ipynb_checkpoints" / "01_demo-checkpoint.ipynb").write_text("{}")
     (part / "neatcache").mkdir()
     (part / "neatcache" / "x.p").write_text("cache")
+    (part / "my_models").mkdir()  # what running the solution leaves: a filled-in model
+    (part / "my_models" / "neuron.nestml").write_text("model neuron: # solved\n")
     (tmp_path / "materials" / "README.md").write_text("index")
     return tmp_path
 
@@ -42,6 +44,7 @@ def test_start_copies_participant_notebooks_and_what_they_need(bundle):
     assert (target / "01_demo.ipynb").read_text() == '{"cells": [], "note": "participant"}'
     assert not (target / "01_demo_solution.ipynb").exists(), "solutions stay in materials/"
     assert not (target / ".ipynb_checkpoints").exists() and not (target / "neatcache").exists()
+    assert not (target / "my_models").exists(), "a solution's filled-in models are not the participant's"
     assert not list(target.glob("*.edited-*"))
 
 

@@ -21,8 +21,9 @@ from pathlib import Path
 from .exercises import SOLUTION_SUFFIX
 
 WORKSPACE_DIR = "workspace"
-# Never copied: solutions stay in materials/ (for reference), and nothing generated.
-SKIP_DIRS = {".ipynb_checkpoints", "__pycache__", "neatcache", "build", "target"}
+# Never copied: solutions stay in materials/ (for reference), and nothing generated —
+# my_models/ holds the models a solution notebook filled in and built (a finished exercise).
+SKIP_DIRS = {".ipynb_checkpoints", "__pycache__", "neatcache", "build", "target", "my_models"}
 
 
 @dataclass
