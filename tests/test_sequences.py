@@ -250,21 +250,7 @@ def build_network(module, sequence_list, n_episodes, inhibition_sign=-1.0):
     n = c.n_per_element
     schedule = S.episode_schedule(sequence_list, c, n_episodes)
     exc = nest.Create(neuron_model, c.n_elements * n, params={"tau_h": schedule.episode_length})
-    inh = nest.Create(
-        "iaf_psc_exp",
-        c.n_elements,
-        params={
-            "C_m": 250.0,
-            "tau_m": 5.0,
-            "tau_syn_ex": 0.5,
-            "tau_syn_in": 1.65,
-            "t_ref": 2.0,
-            "E_L": 0.0,
-            "V_m": 0.0,
-            "V_reset": 0.0,
-            "V_th": 15.0,
-        },
-    )
+    inh = nest.Create("iaf_psc_exp", c.n_elements, params=S.INHIBITORY_PARAMS)
     nest.Connect(
         exc,
         exc,
