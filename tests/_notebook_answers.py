@@ -1,17 +1,18 @@
-"""The NESTML strings a solution notebook's exercise cells define (shared by the parts' tests)."""
+"""The ``%%nestml`` cells of a solution notebook (shared by the parts' tests)."""
 
 import json
-import re
+import shlex
 from pathlib import Path
 
 
-def solution_answers(notebook: Path) -> dict[str, str]:
-    """The NESTML strings (``name = \"\"\"...\"\"\"``) the exercise cells of a solution
-    notebook define between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, by name."""
-    answers: dict = {}
+def nestml_cells(notebook: Path) -> list[tuple[str, str, str]]:
+    """The ``%%nestml`` cells of a notebook: (model file, --into folder, NESTML body)."""
+    found = []
     for cell in json.loads(Path(notebook).read_text())["cells"]:
         source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and re.search(r'^\w+ = """', source, re.M) and "### BEGIN SOLUTION" in source:
-            block = source.split("### BEGIN SOLUTION", 1)[1].split("\n", 1)[1].split("### END SOLUTION")[0]
-            exec(block, {}, answers)
-    return answers
+        if cell["cell_type"] == "code" and source.startswith("%%nestml"):
+            line, body = source.split("\n", 1)
+            words = shlex.split(line)[1:]
+            into = words[words.index("--into") + 1] if "--into" in words else "my_models"
+            found.append((words[0], into, body))
+    return found

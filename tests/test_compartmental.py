@@ -8,7 +8,7 @@ import pytest
 from nest_workshop import reset_kernel
 from nest_workshop.parts import compartmental as C
 
-from ._notebook_answers import solution_answers
+from ._notebook_answers import nestml_cells
 
 NMDA = {"NMDA_ratio": 3.0}
 
@@ -436,23 +436,39 @@ def test_nmda_current_reads_cm_default_recordables():
         C.network_state(spikes, 1, meter, receptor=1, compartment=1, nmda_ratio=2.0, t_start=0.0, t_stop=100.0)
 
 
-def test_the_solutions_h_current_is_the_shipped_model_byte_for_byte(tmp_path):
-    """Notebook 2's answers (the h-channel's state, parameters, gating ODE and current),
-    placed by fill_in, give exactly models/cm_with_ih.nestml: the solution's build is the
-    one `make build` cached, and exercise and model cannot drift."""
+def test_the_solutions_h_channel_is_the_shipped_model(tmp_path):
+    """Notebook 2's %%nestml cell (the h-channel's state, parameters, gating ODE and
+    current) gives models/cm_with_ih.nestml up to comments and spacing: the solution's
+    build is the one `make build` cached, and exercise and model cannot drift."""
     from nest_workshop.core import nestml
 
     part = Path(__file__).resolve().parents[1] / "materials" / "compartmental"
-    answers = solution_answers(part / "02_nestml_compartmental_solution.ipynb")
-    assert set(answers) == {"h_state", "h_parameters", "h_gating", "h_current"}
-    model = part / "models" / "cm_with_ih.nestml"
-    regions = {name.replace("_", " "): text for name, text in answers.items()}
-    assert set(regions) == set(nestml.regions(model)), "every region of the model is an exercise of notebook 2"
-    (written,) = nestml.fill_in({model: regions}, tmp_path)
-    assert written.read_bytes() == model.read_bytes()
+    ((model, into, body),) = nestml_cells(part / "02_nestml_compartmental_solution.ipynb")
+    assert (model, into) == ("models/cm_with_ih.nestml", "my_models")
+    shipped = part / model
+    (written, _) = nestml.edit(shipped, body, tmp_path)
+    assert nestml.normalise(written.read_text()) == nestml.normalise(shipped.read_text())
     assert nestml._cache_key([written], "nest_compartmental", "compartmental", {}) == nestml._cache_key(
-        [model], "nest_compartmental", "compartmental", {}
+        [shipped], "nest_compartmental", "compartmental", {}
     )
+    # every region of the model is the exercise's: without the cell's answers the copy has no h-channel
+    answers = [line for line in body.split("\n") if line.strip() and not line.lstrip().startswith("#") and line[0] == " "]
+    assert {nestml_source_keys(line) for line in answers} == {
+        frozenset({"m_h"}),
+        frozenset({"gbar_h"}),
+        frozenset({"e_h"}),
+        frozenset({"ode m_h'"}),
+        frozenset({"inline h"}),
+    }
+    (participant,) = nestml_cells(part / "02_nestml_compartmental.ipynb")
+    assert participant[2].count("raise NotImplementedError") == 3
+    assert not any(word in participant[2] for word in ("m_h real", "m_h' =", "gbar_h real", "inline h "))
+
+
+def nestml_source_keys(line: str) -> frozenset:
+    from nest_workshop.core import nestml_source
+
+    return frozenset(nestml_source._statement_keys(line, "equations") or nestml_source._statement_keys(line, "state"))
 
 
 def test_check_neuron_catches_what_nest_accepts_silently():

@@ -246,3 +246,61 @@ def test_the_blank_exercise_error_is_the_generators_own_type(model, tmp_path, mo
     with pytest.raises(NotImplementedError) as error:
         src.nestml_cell(str(model), 'update:\n    raise NotImplementedError("Exercise: x, then run this cell again.")\n')
     assert type(error.value) is NotImplementedError
+
+
+EQUATIONS_MODEL = """\
+model toy_neuron:
+    state:
+        V_m mV = 0 mV
+
+    equations:
+        kernel K = exp(-t / tau)
+        # >>> leak
+        V_m' = -V_m / tau
+        # <<< leak
+        inline I_syn pA = convolve(K, spikes) * 1 pA
+
+    parameters:
+        tau ms = 10 ms
+"""
+
+
+@pytest.fixture
+def equations_model(tmp_path):
+    path = tmp_path / "models" / "toy_equations.nestml"
+    path.parent.mkdir()
+    path.write_text(EQUATIONS_MODEL)
+    return path
+
+
+def test_an_equations_block_adds_to_the_models_and_replaces_statements_by_name(equations_model, tmp_path):
+    cell = "equations:\n    inline I_syn pA = 2 * convolve(K, spikes) * 1 pA\n    w' = -w / tau\n"
+    target, _ = src.edit(equations_model, cell, tmp_path / "mine")
+    text = target.read_text()
+    assert "kernel K = exp(-t / tau)" in text  # the model's other statements stay
+    assert "inline I_syn pA = 2 * convolve" in text and "= convolve(K, spikes)" not in text  # replaced by name
+    assert text.index("inline I_syn") < text.index("w' = -w / tau") < text.index("parameters:")  # added after it
+    assert "V_m' = " not in text  # the marked region is what the exercise writes: the copy starts without it
+
+
+def test_a_statement_a_region_declared_goes_where_the_region_was(equations_model, tmp_path):
+    """So the solution's cell gives the model's own text, and its build comes from the cache."""
+    target, _ = src.edit(equations_model, "equations:\n    V_m' = -V_m / tau    # the leak\n", tmp_path)
+    assert src.normalise(target.read_text()) == src.normalise(EQUATIONS_MODEL)
+
+
+def test_odes_of_different_order_and_inlines_and_kernels_are_told_apart():
+    keys = [
+        src._statement_keys(line, "equations")
+        for line in (
+            "x' = 1",
+            "x'' = 1",
+            "inline x real = 1",
+            "kernel x = 1",
+            "recordable inline x real = 1",
+            "# x' = 1",
+            "I$' = 0",
+        )
+    ]
+    assert keys == [{"ode x'"}, {"ode x''"}, {"inline x"}, {"kernel x"}, {"inline x"}, set(), {"ode I$'"}]
+    assert src._statement_keys("a, b real = 0", "state") == {"a", "b"}

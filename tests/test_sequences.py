@@ -1,8 +1,6 @@
 """The sequence-learning part: the exercises' NESTML, the models' mechanisms tested from
 the outside with NEST calls, the schedule, the training loop and the replay read-out."""
 
-import json
-import shlex
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,8 @@ import pytest
 from nest_workshop import reset_kernel
 from nest_workshop.core import nestml
 from nest_workshop.parts import sequences as S
+
+from ._notebook_answers import nestml_cells as _nestml_cells
 
 PART = Path(__file__).resolve().parents[1] / "materials" / "sequence_learning"
 MODELS = PART / "models"
@@ -27,16 +27,7 @@ def module():
 
 
 def nestml_cells(notebook: str) -> list[tuple[str, str, str]]:
-    """The ``%%nestml`` cells of a notebook: (model file, --into folder, NESTML body)."""
-    found = []
-    for cell in json.loads((PART / notebook).read_text())["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and source.startswith("%%nestml"):
-            line, body = source.split("\n", 1)
-            words = shlex.split(line)[1:]
-            into = words[words.index("--into") + 1] if "--into" in words else "my_models"
-            found.append((words[0], into, body))
-    return found
+    return _nestml_cells(PART / notebook)
 
 
 def test_the_solutions_nestml_is_the_shipped_models(tmp_path):

@@ -13,10 +13,11 @@ Two ways for a notebook to let participants write NESTML:
            ...
 
    and writes a copy of the model into ``my_models/`` in which each block of the cell
-   replaces the model's block of the same name; a ``parameters``, ``state`` or
-   ``internals`` block *adds* its declarations instead (a declaration of a name the
-   model has already replaces that one), after removing the block's marked regions
-   (``# >>> name`` ... ``# <<< name``): what such a region declares is the exercise. The cell then prints the blocks it wrote, with
+   replaces the model's block of the same name; a ``parameters``, ``state``,
+   ``internals`` or ``equations`` block *adds* its statements instead (a declaration,
+   ODE, inline or kernel of a name the model has already replaces that one), after
+   removing the block's marked regions (``# >>> name`` ... ``# <<< name``): what such a
+   region declares is the exercise, and the cell's statement goes where the region was. The cell then prints the blocks it wrote, with
    the copy's line numbers, which NESTML's messages refer to. In a participant notebook a
    blank exercise inside such a cell (the ``raise NotImplementedError(...)`` line the
    generator puts there) stops that cell only, and the copy holds the model's own
@@ -166,9 +167,15 @@ def normalise(text: str) -> str:
 # ---------------------------------------------------------------------------
 # Whole blocks: edit() and the %%nestml cell magic
 
-DECLARATION_BLOCKS = ("parameters", "state", "internals")
+# Blocks a cell adds to instead of replacing: each statement is keyed by what it declares
+# (a variable, an ODE's left-hand side, an inline or a kernel), and replaces the model's
+# statement with the same key.
+ADDITIVE_BLOCKS = ("parameters", "state", "internals", "equations")
 HEADER = re.compile(r"^(?P<name>[A-Za-z_]\w*(?:\s*\([^)]*\))?)\s*:\s*(?:#.*)?$")
 DECLARED = re.compile(r"^\s*(?:recordable\s+)?(?P<names>[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s+\S")
+EQUATION = re.compile(
+    r"^\s*(?:recordable\s+)?(?:(?P<kind>inline|kernel)\s+(?P<name>[A-Za-z_]\w*)\b|(?P<ode>[A-Za-z_][\w$]*'+)\s*=)"
+)
 BLANK_EXERCISE = re.compile(r"^\s*raise NotImplementedError\((?P<message>.*)\)\s*$")
 DEFAULT_INTO = "my_models"
 
@@ -237,9 +244,9 @@ def _model_blocks(lines: list[str]) -> dict[str, tuple[int, int, str]]:
 def edit(model: str | Path, text: str, into: str | Path = DEFAULT_INTO) -> tuple[Path, list[tuple[int, int]]]:
     """Write a copy of ``model`` into the folder ``into`` with the blocks of ``text``
     (NESTML, as in the model: block headers and their indented bodies) in place: a block
-    replaces the model's block of the same header, a ``parameters``/``state``/``internals``
-    block adds its declarations (replacing a declaration of the same name), a block the
-    model lacks is added at its end. Marked regions of a replaced block go with it; those of a
+    replaces the model's block of the same header, a ``parameters``/``state``/``internals``/
+    ``equations`` block adds its statements (replacing a declaration, ODE, inline or kernel
+    of the same name), a block the model lacks is added at its end. Marked regions of a replaced block go with it; those of a
     declaration block the text adds to are removed first (the exercise declares them).
     Returns the copy and, per block of ``text``, its (first, last) line in the copy (1-based)."""
     model = Path(model)
@@ -259,41 +266,8 @@ def edit(model: str | Path, text: str, into: str | Path = DEFAULT_INTO) -> tuple
             continue
         start, stop, indent = existing[name]
         inner = indent + "    "
-        if name in DECLARATION_BLOCKS:
-            # a marked region in a block the cell adds to is what the exercise asks for: the
-            # cell must declare it, so the copy starts without it
-            regions_here = [(b, e) for b, e, _ in _find(lines, model).values() if start < b < stop]
-            block = [line for i, line in enumerate(lines[start:stop], start) if not any(b <= i <= e for b, e in regions_here)]
-            pending: list[str] = []
-            placed = None
-            for line in body:
-                declared = DECLARED.match(line) if line.strip() and not line.lstrip().startswith("#") else None
-                if not declared:
-                    if line.strip():
-                        pending.append(inner + line)
-                    continue
-                names = [n.strip() for n in declared["names"].split(",")]
-                at = next(
-                    (
-                        i
-                        for i, old in enumerate(block[1:], 1)
-                        if (m := DECLARED.match(old))
-                        and not old.lstrip().startswith("#")
-                        and set(names) & {n.strip() for n in m["names"].split(",")}
-                    ),
-                    None,
-                )
-                if at is None:
-                    at = max(i for i, old in enumerate(block) if old.strip()) + 1
-                    block[at:at] = pending + [inner + line]
-                else:
-                    block[at : at + 1] = pending + [inner + line]
-                placed = at + len(pending) + 1  # comments after a declaration stay with it
-                pending = []
-            if pending:
-                at = placed if placed is not None else max(i for i, old in enumerate(block) if old.strip()) + 1
-                block[at:at] = pending
-            lines[start:stop] = block
+        if name in ADDITIVE_BLOCKS:
+            lines[start:stop] = _add_statements(lines, start, stop, body, inner, name, model)
         else:
             lines[start:stop] = [indent + name + ":"] + [inner + line if line.strip() else "" for line in body]
     _find(lines, model)  # the copy's markers must still pair up
@@ -307,6 +281,72 @@ def edit(model: str | Path, text: str, into: str | Path = DEFAULT_INTO) -> tuple
         target.write_text(new_text)
     final = _model_blocks(lines)
     return target, [(final[name][0] + 1, final[name][1]) for name, _ in blocks]
+
+
+def _statement_keys(line: str, block: str) -> set[str]:
+    """What a statement of an additive block declares, e.g. {"tau_m"} for ``tau_m ms = 10 ms``,
+    {"inline I_h"} for an inline, {"ode V_m'"} for an ODE; empty for a comment or a line
+    that declares nothing (such as the continuation of a long expression)."""
+    if not line.strip() or line.lstrip().startswith("#"):
+        return set()
+    if block == "equations":
+        match = EQUATION.match(line)
+        if not match:
+            return set()
+        return {f"ode {match['ode']}"} if match["ode"] else {f"{match['kind']} {match['name']}"}
+    match = DECLARED.match(line)
+    return {name.strip() for name in match["names"].split(",")} if match else set()
+
+
+def _add_statements(lines, start, stop, body, inner, name, model) -> list[str]:
+    """The model's block ``lines[start:stop]`` with the cell's statements ``body`` added: a
+    statement replaces the model's statement with the same key; one whose key a marked
+    region of the block declared goes where that region was (the region itself is removed:
+    what it declares is the exercise); any other goes after the statement before it in the
+    cell, or at the block's end. Comments go with the statement they precede."""
+    regions = [(b, e) for b, e, _ in _find(lines, model).values() if start < b < stop]
+    # one slot per model line, one (empty) slot per removed region; statements are added to slots
+    slots: list[list[str]] = []
+    keyed: dict[str, list[str]] = {}  # key -> the slot of the model's statement (or region) declaring it
+    number = start
+    while number < stop:
+        region = next(((b, e) for b, e in regions if b == number), None)
+        if region:
+            slot: list[str] = []
+            for inside in lines[region[0] + 1 : region[1]]:
+                for key in _statement_keys(inside, name):
+                    keyed.setdefault(key, slot)
+            slots.append(slot)
+            number = region[1] + 1
+            continue
+        slot = [lines[number]]
+        for key in _statement_keys(lines[number], name):
+            keyed[key] = slot
+        slots.append(slot)
+        number += 1
+    end: list[str] = []
+    last_code = max(i for i, slot in enumerate(slots) if any(line.strip() for line in slot))
+    slots.insert(last_code + 1, end)
+    replaced: set[int] = set()  # slots whose model statement the cell has replaced
+    pending: list[str] = []
+    placed = None
+    for line in body:
+        keys = _statement_keys(line, name)
+        if not keys:
+            if line.strip():
+                pending.append(inner + line)
+            continue
+        slot = next((keyed[key] for key in keys if key in keyed), None)
+        if slot is not None and slot and _statement_keys(slot[0], name) and id(slot) not in replaced:
+            slot[0:1] = pending + [inner + line]  # the model's statement, replaced in place
+            replaced.add(id(slot))
+        else:
+            slot = slot if slot is not None else (placed if placed is not None else end)
+            slot.extend(pending + [inner + line])
+        pending = []
+        placed = slot  # comments and statements after this one follow it
+    (placed if placed is not None else end).extend(pending)
+    return [line for slot in slots for line in slot]
 
 
 def numbered(path: str | Path, spans: Iterable[tuple[int, int]]) -> str:
