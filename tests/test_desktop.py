@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "materials" / "introduction" / "data" / "ei_network.nest-desktop.json"
 SCRIPT = ROOT / "materials" / "introduction" / "data" / "ei_network.nest-desktop.py"
 SMALL_SIMULATION = """
+nest.ResetKernel()
 neurons = nest.Create("iaf_psc_alpha", 10, params={"I_e": 400.0})
 recorder = nest.Create("spike_recorder")
 nest.Connect(neurons, recorder)
@@ -72,6 +73,105 @@ def test_the_server_listens_on_localhost_only_with_a_token(server):
 def test_restricted_scripts_are_refused(server, script, refused):
     status, body = D.request(server.url + "/exec", token=server.token, data={"source": script, "return": "response"})
     assert status in (400, 500) and refused in json.dumps(body) and "data" not in body
+
+
+SECRET = "nest-workshop-secret-7f3a9c"  # the content of a file no script may read
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A folder outside the server's own, with a file holding SECRET."""
+    (tmp_path / "secret.txt").write_text(f"{SECRET}:x:1\n{SECRET}:y:2\n")
+    return tmp_path
+
+
+# Every route found to read or write a file, run a program or reach a module: through numpy,
+# through NEST, through the modules they import, through NEST's recorders and kernel.
+HOSTILE_SCRIPTS = {
+    "numpy reads a file": "response = np.genfromtxt('{secret}', dtype=str, delimiter=':')",
+    "numpy reads it inside an error": "response = float(str(np.loadtxt('{secret}', dtype=str)))",
+    "numpy reads raw bytes": "response = np.fromfile('{secret}', dtype=np.uint8).tolist()",
+    "numpy maps a file": "response = np.memmap('{secret}', dtype=np.uint8, mode='r').tolist()",
+    "numpy's DataSource": "response = np.DataSource().open('{secret}').read()",
+    "numpy loads": "response = np.load('{secret}', allow_pickle=True)",
+    "numpy by regex": "response = np.fromregex('{secret}', '(.*)', [('a', 'U64')]).tolist()",
+    "numpy saves": "np.save('{out}/a.npy', np.arange(3))",
+    "numpy saves text": "np.savetxt('{out}/a.txt', np.arange(3))",
+    "numpy saves archives": "np.savez('{out}/a.npz', a=np.arange(3))",
+    "an array writes itself": "np.arange(3).tofile('{out}/a.bin')",
+    "an array pickles itself": "np.arange(3).dump('{out}/a.pkl')",
+    "an array's raw memory": "response = np.arange(3).ctypes.data",
+    "numpy's submodules reach os": "response = np.lib.npyio.os.listdir('{out}')",
+    "numpy loads a library": "response = np.ctypeslib.load_library('libc', '/lib')",
+    "numpy's test runner": "response = np.testing.assert_equal(1, 1)",
+    "a random generator's raw memory": "response = np.random.default_rng().bit_generator.ctypes",
+    "NEST's server module reaches os": "response = nest.server.hl_api_server.os.listdir('{out}')",
+    "NEST's low-level API": "response = str(nest.ll_api)",
+    "NEST reads spike files": "response = nest.raster_plot.from_file('{secret}')",
+    "NEST loads a library": "nest.Install('evilmodule')",
+    "NEST dumps a layer": "layer = nest.Create('iaf_psc_alpha', positions=nest.spatial.grid([2, 2]))\n"
+    "nest.DumpLayerNodes(layer, '{out}/layer.txt')",
+    "NEST's data path": "nest.SetKernelStatus({{'data_path': '{out}', 'overwrite_files': True}})",
+    "NEST's data path, set()": "nest.set(data_path='{out}')",
+    "NEST's data prefix": "nest.SetKernelStatus({{'data_prefix': '../'}})",
+    "a recorder to a file": "r = nest.Create('spike_recorder', params={{'record_to': 'ascii', 'label': '{out}/r'}})",
+    "a recorder set to a file": "r = nest.Create('multimeter')\nr.set(record_to='ascii')",
+    "a recorder's status": "r = nest.Create('spike_recorder')\nnest.SetStatus(r, 'record_to', 'ascii')",
+    "recorders' defaults": "nest.SetDefaults('spike_recorder', {{'record_to': 'ascii'}})",
+    "a copied recorder": "nest.CopyModel('spike_recorder', 'my_recorder', {{'record_to': 'ascii'}})",
+    "setting a module attribute": "nest.data_path = '{out}'",
+}
+
+
+@pytest.mark.parametrize("script", list(HOSTILE_SCRIPTS.values()), ids=list(HOSTILE_SCRIPTS))
+def test_no_script_reads_or_writes_a_file_or_reaches_a_module(server, outside, script):
+    source = script.format(secret=outside / "secret.txt", out=outside)
+    status, body = D.request(server.url + "/exec", token=server.token, data={"source": source, "return": "response"})
+    assert status in (400, 500) and "data" not in body, body
+    assert SECRET not in json.dumps(body), "an error echoed the file's content"
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"], "a file was written"
+    if status == 400:  # refused while running (500: RestrictedPython refused to compile it)
+        assert "not available in the workshop's NEST Server" in body["message"] or "is not defined" in body["message"]
+
+
+@pytest.mark.parametrize(
+    "call, data",
+    [
+        ("SetKernelStatus", {"params": {"data_path": "/tmp"}}),
+        ("Install", {"module_name": "evilmodule"}),
+        ("Create", {"model": "spike_recorder", "params": {"record_to": "ascii"}}),
+        ("GetKernelStatus", {"inspect": "getsource"}),
+    ],
+)
+def test_nest_calls_outside_scripts_are_limited_to_what_nest_desktop_asks(server, call, data):
+    status, body = D.request(f"{server.url}/api/{call}", token=server.token, data=data)
+    assert status == 403 and "not available in the workshop's NEST Server" in body
+
+
+def test_what_nest_desktop_scripts_use_still_works(server):
+    script = """
+nest.ResetKernel()
+nest.SetKernelStatus({"local_num_threads": 1, "resolution": 0.1, "rng_seed": 1})
+layer = nest.Create("iaf_psc_alpha", 4, positions=nest.spatial.free(nest.random.uniform(-0.5, 0.5), num_dimensions=2))
+noise = nest.Create("poisson_generator", params={"rate": np.float64(8000.0)})
+recorder = nest.Create("spike_recorder", params={"record_to": "memory"})
+nest.Connect(noise, layer, syn_spec={"weight": nest.random.normal(20.0, 1.0)})
+nest.Connect(layer, recorder)
+nest.Simulate(100.0)
+events = recorder.get("events")
+response = {"spikes": len(events["times"]), "time": nest.biological_time, "positions": len(nest.GetPosition(layer)),
+            "mean": float(np.mean(np.arange(4))), "rng": int(np.random.default_rng(1).integers(0, 1))}
+"""
+    status, body = D.request(server.url + "/exec", token=server.token, data={"source": script, "return": "response"})
+    assert status == 200, body
+    assert body["data"]["spikes"] > 0 and body["data"]["time"] == 100.0 and body["data"]["positions"] == 4
+    assert body["data"]["mean"] == 1.5 and body["data"]["rng"] == 0
+
+
+def test_the_server_works_in_a_private_folder_of_its_own(server):
+    worker = psutil.Process(server.process.pid).children()[0]
+    assert Path(worker.cwd()) == server.folder == Path(psutil.Process(server.process.pid).cwd())
+    assert server.folder.stat().st_mode & 0o077 == 0, "this user only"
 
 
 def test_a_small_simulation_runs(server):
@@ -158,6 +258,43 @@ def test_make_desktop_prints_the_url_and_stops_both_on_ctrl_c(tmp_path):
             process.kill()
     for port in (desktop_port, server_port):
         assert D.check_port(port, "freed") == port  # both stopped
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_no_server_outlives_its_launcher(tmp_path, how):
+    """However `make desktop` ends, NEST Server (gunicorn and its worker) ends with it, and
+    its private folder goes."""
+    desktop_port, server_port = D.free_port(), D.free_port()
+    env = dict(D.os.environ, XDG_CACHE_HOME=str(tmp_path))
+    command = [sys.executable, "-m", "nest_workshop.tools.cli", "desktop", "--port", str(desktop_port)]
+    process = subprocess.Popen(
+        command + ["--server-port", str(server_port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    started = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and "#/nest?" not in process.stdout.readline():
+            pass
+        started = psutil.Process(process.pid).children(recursive=True)
+        assert started, "the launcher started no server"
+        folder = Path(started[0].cwd())
+        assert folder.name.startswith("nest-server-")
+        process.send_signal(how)
+        process.wait(timeout=30)
+        # generous bounds, not a speed test: the server notices at once, a loaded machine is slow
+        gone, alive = psutil.wait_procs(started, timeout=60)
+        assert alive == [], f"still running after the launcher ended by {how.name}: {alive}"
+        deadline = time.monotonic() + 30
+        while folder.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not folder.exists(), "the server's folder outlived it"
+        assert D.check_port(server_port, "freed") == server_port
+    finally:
+        for child in started:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        if process.poll() is None:
+            process.kill()
 
 
 # ---------------------------------------------------------------------------

@@ -10,8 +10,11 @@ Server executes code it is sent, so it is started here with only what NEST Deskt
   start (as JupyterLab does);
 - the ``/exec`` route is on, because NEST Desktop simulates by sending its script there;
   scripts run under RestrictedPython (no ``import``, no ``open``, no attributes starting
-  with ``_``), with ``nest`` and ``numpy as np`` provided, the two modules NEST Desktop's
-  scripts import;
+  with ``_``) and in this bundle's sandbox (:mod:`nest_workshop.tools.server_sandbox`):
+  ``nest`` and ``np`` are the calls NEST Desktop's scripts use, without file I/O, and
+  NEST records to memory only;
+- the server works in a private folder of its own, removed when it stops, and it stops
+  when its launcher ends, however that ends (Ctrl-C, SIGTERM, SIGKILL, a failed test);
 - cross-origin requests are accepted only from the NEST Desktop page served here.
 
 NEST Desktop's web app comes from the ``nest-desktop`` package and is served by this
@@ -30,10 +33,12 @@ import http.server
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -41,13 +46,15 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from . import server_sandbox as sandbox
+
 HOST = "127.0.0.1"
 SERVER_PORT = 52425  # NEST Server's usual port
 DESKTOP_PORT = 54286  # NEST Desktop's usual port
 TOKEN_ENV = "NEST_SERVER_ACCESS_TOKEN"
 AUTH_HEADER = "NESTServerAuth"
-# what NEST Desktop's scripts import (NEST Server comments out a script's own imports)
-SERVER_MODULES = "import nest; import numpy as np"
+# NEST Server's app, in this bundle's sandbox (scripts get nest and np without file I/O)
+SERVER_APP = "nest_workshop.tools.server_sandbox:create_app()"
 START_TIMEOUT_S = 60.0
 # the app's request to the internet: Google's web fonts (it falls back to local fonts)
 EXTERNAL_FONT_HOSTS = ("https://fonts.googleapis.com", "https://fonts.gstatic.com")
@@ -106,7 +113,7 @@ def server_environment(token: str, desktop_origin: str) -> dict:
         NEST_SERVER_DISABLE_RESTRICTION="false",  # ... under RestrictedPython
         NEST_SERVER_DISABLE_AUTH="false",
         NEST_SERVER_CORS_ORIGINS=desktop_origin,
-        NEST_SERVER_MODULES=SERVER_MODULES,
+        NEST_SERVER_MODULES="import nest",  # unused: the sandbox hands scripts its own nest and np
     )
     return env
 
@@ -139,6 +146,7 @@ class NestServer:
     port: int
     token: str
     log: Path
+    folder: Path  # the server's private working folder
 
     @property
     def url(self) -> str:
@@ -152,6 +160,7 @@ class NestServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def start_server(port: int, token: str, *, desktop_origin: str, log: Path, bind: str = HOST) -> NestServer:
@@ -159,16 +168,24 @@ def start_server(port: int, token: str, *, desktop_origin: str, log: Path, bind:
     until it answers (with the token)."""
     check_port(port, "NEST Server", bind)
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "gunicorn", "nest.server:app", "--bind", f"{bind}:{port}"]
+    command = [sys.executable, "-m", "gunicorn", SERVER_APP, "--bind", f"{bind}:{port}"]
     command += ["--workers", "1", "--timeout", "300"]  # one worker: one NEST kernel; long simulations
+    command += ["--graceful-timeout", "5"]  # a stop does not wait for a long simulation to end
+    command += ["--config", f"python:{sandbox.__name__}"]  # its on_exit hook removes the private folder
+    folder = Path(tempfile.mkdtemp(prefix="nest-server-"))  # this user only (mode 0700)
+    env = server_environment(token, desktop_origin)
+    env.update({sandbox.SERVER_DIR_ENV: str(folder), sandbox.LAUNCHER_PID_ENV: str(os.getpid())})
     # NEST Server prints its access token into this log: readable by this user only
     with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as sink:
         os.chmod(log, 0o600)  # also when the file was there before
-        process = subprocess.Popen(command, env=server_environment(token, desktop_origin), stdout=sink, stderr=sink)
-    server = NestServer(process, port, token, log)
+        process = subprocess.Popen(
+            command, env=env, cwd=folder, stdout=sink, stderr=sink, preexec_fn=_stop_with_parent, close_fds=True
+        )
+    server = NestServer(process, port, token, log, folder)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            server.stop()  # removes its folder
             raise DesktopError(f"NEST Server exited at start (code {process.returncode}); its log:\n{_tail(log)}")
         with contextlib.suppress(OSError):
             status, body = request(server.url + "/", token=token, timeout=2.0)
@@ -177,6 +194,16 @@ def start_server(port: int, token: str, *, desktop_origin: str, log: Path, bind:
         time.sleep(0.3)
     server.stop()
     raise DesktopError(f"NEST Server did not answer within {START_TIMEOUT_S:.0f} s; its log:\n{_tail(log)}")
+
+
+def _stop_with_parent() -> None:
+    """In the server's process before it starts: Linux sends it SIGTERM when the launcher
+    dies, even by SIGKILL (elsewhere the sandbox's watchdog thread does the same)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _tail(path: Path, n: int = 3000) -> str:
