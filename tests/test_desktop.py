@@ -120,6 +120,13 @@ HOSTILE_SCRIPTS = {
     "recorders' defaults": "nest.SetDefaults('spike_recorder', {{'record_to': 'ascii'}})",
     "a copied recorder": "nest.CopyModel('spike_recorder', 'my_recorder', {{'record_to': 'ascii'}})",
     "setting a module attribute": "nest.data_path = '{out}'",
+    "a string that equals anything": "class S(str):\n    def __eq__(self, other):\n        return True\n"
+    "    def __hash__(self):\n        return 0\n"
+    "r = nest.Create('spike_recorder', params={{'record_to': S('ascii'), 'label': '{out}/r'}})\n"
+    "nest.Simulate(10.0)",
+    "a key that equals nothing": "class K(str):\n    def __eq__(self, other):\n        return False\n"
+    "    def __hash__(self):\n        return 0\n"
+    "nest.SetKernelStatus({{K('data_path'): '{out}'}})",
 }
 
 

@@ -143,9 +143,11 @@ def check_settings(value, where: str) -> None:
     :data:`KERNEL_KEYS_REFUSED` or a ``record_to`` other than memory or the screen."""
     if isinstance(value, dict):
         for key, item in value.items():
+            if type(key) is not str:  # noqa: E721 (exactly str: a subclass could compare equal to anything)
+                raise _refuse(f"{where}: a parameter name of type {type(key).__name__}", "names are plain strings")
             if key in KERNEL_KEYS_REFUSED:
                 raise _refuse(f"{where}: setting {key!r}", "NEST writes no files here; recorders record to memory")
-            if key == "record_to" and item not in RECORD_TO_ALLOWED:
+            if key == "record_to" and not (type(item) is str and item in RECORD_TO_ALLOWED):  # noqa: E721
                 raise _refuse(f"{where}: record_to {item!r}", f"record_to may be {' or '.join(map(repr, RECORD_TO_ALLOWED))}")
             check_settings(item, where)
     elif isinstance(value, (list, tuple)):
