@@ -229,3 +229,11 @@ def test_wiring_check_accepts_the_circuit_and_names_what_is_wrong(capsys):
     A.wire_tripartite(pre, post, twin, astrocyte, w_pre=4.0, w_sic=50.0)
     A.check_tripartite_wiring(pre, post, twin, astrocyte, w_pre=4.0, w_sic=50.0)
     assert "✔ your circuit is wired" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, name", [((0, 10, 0, 1), "n_astrocytes"), ((0, 0, 10, 1), "n_targets"), ((0, 10, 10, 0), "pool_size")]
+)
+def test_block_pool_refuses_empty_populations_and_pools(args, name):
+    with pytest.raises(ValueError, match=rf"{name} must be a whole number of at least 1"):
+        A.block_pool(*args)

@@ -458,3 +458,9 @@ def test_the_networks_are_built_in_the_notebooks():
     source = inspect.getsource(eprop)
     assert "Create(" not in source
     assert source.count(".Connect(") == 2 and "def fallback_learning_signal" in source and "def fallback_softmax" in source
+
+
+@pytest.mark.parametrize("silent_ms", [-3, 100, 2.5])
+def test_frozen_noise_refuses_a_silent_stretch_it_cannot_make(silent_ms):
+    with pytest.raises(ValueError, match=r"silent_ms must be a whole number from 0 to 99"):
+        eprop.frozen_noise(3, 100, silent_ms=silent_ms)

@@ -303,3 +303,17 @@ def test_inhibition_that_excites_prevents_learning(module):
         S.train(exc, schedule, spike_recorder=spikes, dap_recorder=daps, progress=False)
     with pytest.raises(ValueError, match="exc has 150 neurons"):
         S.train(exc[:150], schedule, spike_recorder=spikes, dap_recorder=daps, progress=False)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(tau_m=0.0, tau_syn=2.0, C_m=250.0), "tau_m must be a positive number"),
+        (dict(tau_m=10.0, tau_syn=-1.0, C_m=250.0), "tau_syn must be a positive number"),
+        (dict(tau_m=10.0, tau_syn=2.0, C_m=0.0), "C_m must be a positive number"),
+        (dict(tau_m=5.0, tau_syn=5.0, C_m=250.0), "tau_m and tau_syn must differ"),
+    ],
+)
+def test_psc_for_psp_refuses_parameters_without_a_psp(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        S.psc_for_psp(1.0, **kwargs)

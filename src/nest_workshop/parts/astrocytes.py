@@ -202,6 +202,9 @@ def block_pool(target_index: int, n_targets: int, n_astrocytes: int, pool_size: 
     ``pool_size`` 1, neighbouring neurons share an astrocyte (``n_targets`` a multiple of
     ``n_astrocytes``); otherwise each neuron has its own ``pool_size`` consecutive ones
     (``n_targets * pool_size == n_astrocytes``), as NEST's rule requires."""
+    n_targets = validation.whole_number("n_targets", n_targets)
+    n_astrocytes = validation.whole_number("n_astrocytes", n_astrocytes)
+    pool_size = validation.whole_number("pool_size", pool_size)
     validation.whole_number("target_index", target_index, 0, n_targets - 1)
     fits = (n_targets % n_astrocytes == 0) if pool_size == 1 else (n_targets * pool_size == n_astrocytes)
     if not fits:

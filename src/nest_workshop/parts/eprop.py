@@ -127,6 +127,7 @@ def frozen_noise(n_inputs: int, duration_ms: float, rate_hz: float = 50.0, *, se
     n_inputs = validation.whole_number("n_inputs", n_inputs, 1)
     steps = validation.whole_number("duration_ms", int(duration_ms), 1)
     rate_hz = validation.positive_number("rate_hz", rate_hz, 1000.0, " of spikes/s (at most one spike per ms)")
+    silent_ms = validation.whole_number("silent_ms", silent_ms, 0, steps - 1, " (ms at the start without spikes)")
     spikes = np.random.default_rng(seed).random((n_inputs, steps)) < rate_hz / 1000.0
     spikes[:, :silent_ms] = False
     return spikes

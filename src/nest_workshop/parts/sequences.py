@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import nestml
+from ..core import nestml, validation
 from ..core.kernel import import_nest
 
 MODELS = Path("models")  # relative to the part's folder, where its notebooks run
@@ -123,8 +123,10 @@ def synapse_params(config: SequenceConfig) -> dict:
 def psc_for_psp(psp_max: float, tau_m: float, tau_syn: float, C_m: float) -> float:
     """The amplitude (pA) of an exponential synaptic current that gives a leaky
     integrate-and-fire membrane (tau_m, C_m) a PSP peaking at ``psp_max`` mV."""
+    for name, value in (("tau_m", tau_m), ("tau_syn", tau_syn), ("C_m", C_m)):
+        validation.positive_number(name, value, note=" (ms for the time constants, pF for C_m)")
     if tau_m == tau_syn:
-        raise ValueError("tau_m and tau_syn must differ")
+        raise ValueError(f"tau_m and tau_syn must differ (both are {tau_m} ms): the PSP formula divides by their difference")
     resistance = tau_m / C_m  # GΩ
     t_peak = tau_m * tau_syn / (tau_m - tau_syn) * np.log(tau_m / tau_syn)
     unit_psp = resistance * tau_syn / (tau_m - tau_syn) * (np.exp(-t_peak / tau_m) - np.exp(-t_peak / tau_syn))
