@@ -182,3 +182,13 @@ def test_network_builders_ask_for_a_fresh_kernel(helper):
     nest.Create("iaf_psc_alpha")
     with pytest.raises(KernelNotFreshError, match="nw.reset_kernel"):
         _network_builders()[helper]()
+
+
+def test_nw_reset_kernel_shows_its_own_signature():
+    import inspect
+
+    import nest_workshop as nw
+    from nest_workshop.core import kernel
+
+    assert nw.reset_kernel is kernel.reset_kernel
+    assert list(inspect.signature(nw.reset_kernel).parameters) == ["seed", "threads", "resolution", "quiet"]

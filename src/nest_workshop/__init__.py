@@ -36,11 +36,9 @@ _SHORT_NAMES = {
 }
 
 
-def reset_kernel(*args, **kwargs):
-    """Reset NEST with a seed, threads and resolution; see :func:`nest_workshop.core.kernel.reset_kernel`."""
-    from .core.kernel import reset_kernel as _reset
-
-    return _reset(*args, **kwargs)
+# nw.reset_kernel(seed=..., threads=..., resolution=...), with its own signature and help;
+# the module is light (NEST itself is imported on the first reset)
+from .core.kernel import reset_kernel  # noqa: E402
 
 
 def __getattr__(name):
