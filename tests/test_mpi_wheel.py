@@ -3,6 +3,7 @@ nothing left behind by a failed build. A fake builder stands in for the 20-minut
 compilation; tests/mpi/ checks the real wheel."""
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -151,3 +152,13 @@ def test_cache_root_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(mpi_setup.CACHE_ENV, str(tmp_path / "wheels"))
     assert mpi_setup.cache_root() == (tmp_path / "wheels").resolve()
     assert (tmp_path / "wheels").is_dir()
+
+
+def test_the_mpi_wheel_builds_the_nest_the_bundle_pins():
+    """NEST_VERSION names the sdist the MPI wheel is built from: the same NEST as .venv's."""
+    root = Path(__file__).resolve().parents[1]
+    pins = re.findall(r'"nest-simulator==([^"]+)"', (root / "pyproject.toml").read_text())
+    constraints = re.findall(r"^nest-simulator==(\S+)$", (root / "requirements" / "constraints.txt").read_text(), re.M)
+    assert pins == constraints == [mpi_setup.NEST_VERSION], (
+        f"pyproject.toml pins NEST {pins}, constraints.txt {constraints}, the MPI wheel builds {mpi_setup.NEST_VERSION}"
+    )
