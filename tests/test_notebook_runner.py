@@ -38,3 +38,17 @@ def test_failing_notebook_names_cell_and_error(tmp_path):
     assert run.error.startswith("cell 2:") and "the network did not learn" in run.error
     table = check.format_table([run], tmp_path)
     assert "bad_solution.ipynb" in table and "FAIL cell 2" in table
+
+
+def test_the_nestml_column_is_what_the_kernel_built_or_loaded(tmp_path):
+    """Read from nestml.build's own record in the kernel, not guessed from the notebook's text
+    (compartmental 03 builds through compartmental.build_model, which no text search saw)."""
+    record = "from nest_workshop.core import nestml\nnestml.BUILDS['{name}_module'] = '{what}'"
+    cached = write(tmp_path / "cached_solution.ipynb", ["x = 1", record.format(name="a", what="cached")])
+    assert check.run_notebook(cached).nestml == "cached"
+    built = write(
+        tmp_path / "built_solution.ipynb", [record.format(name="a", what="cached"), record.format(name="b", what="built")]
+    )
+    assert check.run_notebook(built).nestml == "built"
+    mentioned = write(tmp_path / "text_only_solution.ipynb", ["# nestml.build( is only mentioned here", "y = 2"])
+    assert check.run_notebook(mentioned).nestml == "-"

@@ -495,6 +495,11 @@ def _build_entry(paths, target, module_name, codegen_opts, key, root: Path, verb
         return build_cache.publish(staged, entry), meta
 
 
+# What build() did in this process, {module name: "built" or "cached"}: the notebook
+# runner reads it after a run (make check), so it needs no guess from a notebook's text.
+BUILDS: dict[str, str] = {}
+
+
 def build(
     sources,
     *,
@@ -569,6 +574,7 @@ def build(
                 )
                 entry, meta = _build_entry(paths, target, name, options, key, root, verbose)
                 built = True
+    BUILDS[name] = "built" if built else BUILDS.get(name, "cached")
     module = NestmlModule(
         name=name,
         path=entry / meta["library"],

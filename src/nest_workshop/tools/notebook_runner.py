@@ -11,6 +11,7 @@ cache.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from pathlib import Path
@@ -66,7 +67,19 @@ class TreeMemoryMonitor(threading.Thread):
         self.join(timeout=5)
 
 
-def _nestml_status(nb) -> str:
+# Run in the notebook's kernel after its cells: what nestml.build did there.
+BUILDS_PROBE = (
+    "import json as _json, sys as _sys\n"
+    "print('NESTML-BUILDS', _json.dumps(getattr(_sys.modules.get('nest_workshop.core.nestml'), 'BUILDS', {})))"
+)
+
+
+def _nestml_status(nb, builds: dict | None) -> str:
+    """ "built" if a NESTML module was compiled during the run, "cached" if modules came
+    from the cache only, "-" if none was loaded. ``builds`` is what the kernel reported
+    (:data:`BUILDS_PROBE`); without it (the kernel died) the printed build message decides."""
+    if builds:
+        return "built" if "built" in builds.values() else "cached"
     text = "".join(
         o.get("text", "")
         for c in nb.cells
@@ -74,10 +87,23 @@ def _nestml_status(nb) -> str:
         for o in c.get("outputs", [])
         if o.get("output_type") == "stream"
     )
-    sources = "".join(c.source for c in nb.cells if c.cell_type == "code")
-    if BUILD_MESSAGE in text:
-        return "built"
-    return "cached" if ("nestml.build" in sources or "build_models(" in sources) else "-"
+    return "built" if BUILD_MESSAGE in text else "-"
+
+
+def _probe_builds(client, nb) -> dict | None:
+    probe = nbformat.v4.new_code_cell(BUILDS_PROBE)
+    nb.cells.append(probe)  # nbclient runs cells of its notebook only; taken out again below
+    try:
+        client.execute_cell(probe, len(nb.cells) - 1)
+    except Exception:  # the kernel is gone: no report
+        return None
+    finally:
+        nb.cells.pop()
+    for output in probe.get("outputs", []):
+        for line in output.get("text", "").splitlines():
+            if line.startswith("NESTML-BUILDS "):
+                return json.loads(line.split(" ", 1)[1])
+    return None
 
 
 def run_notebook(path: Path, timeout: float = 1800.0) -> NotebookRun:
@@ -86,7 +112,7 @@ def run_notebook(path: Path, timeout: float = 1800.0) -> NotebookRun:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
-    error, monitor, cell_seconds = "", None, []
+    error, monitor, cell_seconds, builds = "", None, [], None
     try:
         with client.setup_kernel():
             monitor = TreeMemoryMonitor(client.km.provisioner.pid)
@@ -100,6 +126,7 @@ def run_notebook(path: Path, timeout: float = 1800.0) -> NotebookRun:
                     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
                     error = f"cell {index + 1}: {lines[-1] if lines else type(exc).__name__}"
                     break
+            builds = _probe_builds(client, nb)
     except Exception as exc:  # the kernel died, timed out, ...
         error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -107,7 +134,7 @@ def run_notebook(path: Path, timeout: float = 1800.0) -> NotebookRun:
             monitor.stop()
     wall = time.perf_counter() - started
     peak = (monitor.peak_bytes if monitor else 0) / 1e9
-    return NotebookRun(path, not error, wall, peak, _nestml_status(nb), error, cell_seconds)
+    return NotebookRun(path, not error, wall, peak, _nestml_status(nb, builds), error, cell_seconds)
 
 
 def format_table(runs: list[NotebookRun], root: Path) -> str:
