@@ -34,7 +34,7 @@ LAB_FLAGS = --ip=127.0.0.1 --port=$(PORT) --no-browser --LabApp.news_url=None \
 
 MPI_VENV := .venv-mpi
 
-.PHONY: setup system-packages lab test lint build doctor exercises check bench bench-session schedule lock clean-cache start slides browser test-browser desktop \
+.PHONY: setup system-packages lab test lint build doctor exercises check bench bench-session schedule lock clean-cache start slides deck-figures browser test-browser desktop \
 	mpi test-mpi bench-mpi test-threads
 
 setup: system-packages $(STAMP)
@@ -128,6 +128,11 @@ desktop: setup
 # Offline reveal.js slide shows; reveal.js comes from the npm registry (pinned, verified).
 slides: setup
 	NEST_WORKSHOP_THREADS=$${NEST_WORKSHOP_THREADS:-1} $(BIN)/nest-workshop slides
+
+# The decks' figures (presentations/figures/, committed): schematics and slide simulations,
+# then the key results, taken from the solution notebooks (runs them: several minutes).
+deck-figures: setup
+	$(BIN)/nest-workshop slides --figures
 
 # Debian's chromium for the browser tests (Playwright's own browser download is not used),
 # and npm, which fetches reveal.js for the slides once.

@@ -3,8 +3,8 @@
 Fast checks of the deck notebooks run with `make test`: slide counts (10 per session deck,
 8 for the introduction), speaker notes with minute marks, a schematic and an equation in
 every part deck. The tests marked `browser` run with `make test-browser`: they render
-every deck as `make slides` does (figure cells executed, reveal.js and KaTeX from the npm
-registry) and open each in headless Chromium (Debian's `chromium`, driven by
+every deck as `make slides` does (its figures, images of presentations/figures/, embedded;
+reveal.js and KaTeX from the npm registry) and open each in headless Chromium (Debian's `chromium`, driven by
 Playwright), checking that the slides appear, that the equations are rendered, that no
 script error is raised and that nothing is requested from the network; a screenshot of
 each deck's first slide and key figure goes to test-artifacts/slides/.
@@ -108,11 +108,10 @@ def test_deck_is_a_slide_show_without_outputs(deck):
     for index, cell in enumerate(nb.cells):
         kind = cell.metadata.get("slideshow", {}).get("slide_type")
         assert kind in SLIDE_TYPES, f"cell {index}: slide metadata missing or unknown ({kind!r})"
-        if cell.cell_type == "code":
-            assert not cell.outputs and cell.execution_count is None, f"cell {index}: commit decks without outputs"
-            assert slides.HIDE_INPUT_TAG in cell.metadata.get("tags", []), (
-                f"cell {index}: figure code is tagged {slides.HIDE_INPUT_TAG!r}, so the slide shows the figure only"
-            )
+        assert cell.cell_type == "markdown", (
+            f"cell {index}: a deck holds no code cells; a figure is an image of presentations/figures/ "
+            "(nest_workshop.tools.deck_figures), so JupyterLab's live slideshow shows it without its code"
+        )
     # a session's deck: 10-15 slides; the introduction at least 8
     assert slides.slide_count(nb) >= (8 if deck.stem.startswith("00_") else 10)
 
@@ -158,11 +157,24 @@ def test_the_introduction_talk_is_its_ten_minute_slot_and_the_warm_up_is_not_in_
         )
 
 
+FIGURE = re.compile(r"!\[([^\]]*)\]\(figures/([^)]+)\)")
+# a figure too tall for a slide: an HTML image with a height, which JupyterLab keeps
+HTML_FIGURE = re.compile(r'<img src="figures/([^"]+)" alt="([^"]*)"[^>]*>')
+
+
+def deck_figures_shown(deck: Path) -> list[tuple[str, str]]:
+    """[(alt text, file name)] of the figures a deck shows."""
+    text = "".join(c.source for c in nbformat.read(deck, as_version=4).cells)
+    return FIGURE.findall(text) + [(alt, name) for name, alt in HTML_FIGURE.findall(text)]
+
+
 @pytest.mark.parametrize("deck", PART_DECKS, ids=[d.stem for d in PART_DECKS])
 def test_every_part_deck_has_a_schematic_and_an_equation(deck):
+    from nest_workshop.tools import deck_figures
+
     nb = nbformat.read(deck, as_version=4)
-    code = "".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "schematics." in code, "a schematic of the model, drawn by nest_workshop.tools.schematics"
+    shown = {name for _, name in deck_figures_shown(deck)}
+    assert shown & deck_figures.SCHEMATICS, "a schematic of the model, drawn by nest_workshop.tools.schematics"
     text = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert re.search(r"\$\$.+?\$\$", text, re.S), "a displayed equation ($$...$$), rendered by KaTeX"
 
@@ -178,6 +190,38 @@ def test_schematics_are_drawn_in_code(name):
     artists = sum(len(ax.patches) + len(ax.lines) + len(ax.texts) for ax in fig.axes)
     assert artists >= 8, f"{name} draws {artists} shapes"
     matplotlib.pyplot.close(fig)
+
+
+def test_every_figure_a_deck_shows_is_there_and_has_a_source():
+    """Each image is a committed file of presentations/figures/, drawn by deck_figures or
+    taken from a solution notebook's marked cell, with alt text; no file is left unused."""
+    from nest_workshop.tools import deck_figures
+
+    sources = set(deck_figures.DRAWN) | set(deck_figures.notebook_figures())
+    shown = set()
+    for deck in DECKS:
+        for alt, name in deck_figures_shown(deck):
+            assert alt.strip(), f"{deck.name}: figure {name} needs alt text"
+            assert (PRESENTATIONS / "figures" / name).is_file(), f"{deck.name}: figures/{name} is missing: make deck-figures"
+            assert name in sources, f"{deck.name}: figures/{name} has no source in nest_workshop.tools.deck_figures"
+            shown.add(name)
+    unused = {p.name for p in (PRESENTATIONS / "figures").glob("*.png")} - shown
+    assert not unused, f"figures no deck shows: {sorted(unused)}"
+
+
+def test_the_drawn_figures_are_the_committed_ones(tmp_path):
+    """Drawing every figure again gives images of the committed size: the functions work and
+    the committed files are theirs (pixels may differ with fonts and versions)."""
+    from PIL import Image
+
+    from nest_workshop.tools import deck_figures
+
+    for name in deck_figures.DRAWN:
+        fresh = deck_figures.draw(name, tmp_path)
+        with Image.open(fresh) as new, Image.open(PRESENTATIONS / "figures" / name) as committed:
+            assert abs(new.size[0] - committed.size[0]) <= 4 and abs(new.size[1] - committed.size[1]) <= 4, (
+                f"{name}: drawn {new.size}, committed {committed.size}: run make deck-figures"
+            )
 
 
 def test_decks_load_nothing_from_a_cdn():
@@ -266,7 +310,7 @@ def test_deck_shows_in_chromium(rendered, browser, name):
             assert page.locator(".reveal .slides .katex").count() > 0, "the equations were not rendered"
         shown = page.locator(".reveal .slides").inner_text()
         assert "$$" not in shown and "\\frac" not in shown and "\\mathrm" not in shown, "raw TeX on a slide"
-        has_figure = any(c.cell_type == "code" for c in nbformat.read(deck.source, as_version=4).cells)
+        has_figure = bool(deck_figures_shown(deck.source))
         assert figure_shot == has_figure, "the deck's figure was not found on any slide"
         assert not watch.errors, "\n".join(watch.errors)
         assert not watch.external, f"requests to the network: {watch.external}"

@@ -5,7 +5,7 @@ nest-workshop build       pre-build every NESTML module the materials use
 nest-workshop exercises   participant notebooks from the solution notebooks
 nest-workshop check       run every solution notebook in a fresh kernel and measure it
 nest-workshop start PART  copy a part's participant notebooks into workspace/PART
-nest-workshop slides      render presentations/ into offline HTML slide shows
+nest-workshop slides      render presentations/ into offline HTML slide shows (--figures: draw their figures)
 nest-workshop schedule    each part's session time against its slot; --write fills it in
 """
 
@@ -290,6 +290,15 @@ def slides_command(args) -> int:
     root = find_materials().parent
     presentations = Path(args.presentations) if args.presentations else root / "presentations"
     out_dir = Path(args.output) if args.output else root / "build" / "slides"
+    if args.figures is not None:
+        from . import deck_figures
+
+        if args.figures == "drawn":
+            for name in deck_figures.DRAWN:
+                print(f"✔ {deck_figures.draw(name, presentations / 'figures')}")
+        else:
+            deck_figures.write_all(presentations / "figures")
+        return 0
     return slides.main(presentations, out_dir, execute=not args.no_execute)
 
 
@@ -387,6 +396,14 @@ def main(argv=None) -> int:
     p.add_argument("--presentations", help="folder of deck notebooks (default: ./presentations)")
     p.add_argument("--output", help="output folder (default: build/slides)")
     p.add_argument("--no-execute", action="store_true", help="do not run the decks' figure cells")
+    p.add_argument(
+        "--figures",
+        nargs="?",
+        const="all",
+        choices=["all", "drawn"],
+        help="write the decks' figures into presentations/figures/ instead (all: also the notebooks' "
+        "result figures, which runs those notebooks, minutes; drawn: only the schematics and slide simulations)",
+    )
     p.set_defaults(func=slides_command)
 
     p = sub.add_parser(

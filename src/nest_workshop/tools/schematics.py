@@ -1,13 +1,14 @@
-"""Schematics of the parts' models, drawn with matplotlib for the slide decks.
+"""Schematics of NEST and of the parts' models, drawn with matplotlib.
 
-Each function returns a figure; the decks call them in hidden code cells, so the pictures
-are made from this code when the slides are rendered, never pasted in.
+Each function returns a figure. The decks show them as images that
+:mod:`.deck_figures` draws from this code (``make deck-figures``), never pasted in; a
+notebook can call them too.
 """
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon, Rectangle
 
 from ..core.plotting import PALETTE, apply_style
 
@@ -75,8 +76,8 @@ def sequence_network():
         for n in range(4):
             x0 = x - 1.05 + 0.36 * n
             color = EXC
-            if letter == "B":
-                color = first if n < 2 else second  # different B neurons fire in the two contexts
+            if letter in ("D", "B"):
+                color = first if n < 2 else second  # different D and B neurons fire in the two contexts
             ax.add_patch(Polygon([(x0, y - 0.35), (x0 + 0.24, y - 0.35), (x0 + 0.12, y + 0.1)], fc=color, ec="black", lw=0.5))
         ax.text(x, y + 0.72, letter, ha="center", fontsize=11, weight="bold")
         # the element's inhibitory neuron, excited by the subpopulation, inhibiting it back
@@ -85,14 +86,17 @@ def sequence_network():
         _arrow(ax, (x + 0.66, y - 0.28), (x + 0.4, y - 0.28), color=INH, lw=0.9)
     for (u, v), color in {
         ("A", "D"): first,
-        ("D", "B"): "black",
         ("B", "E"): first,
         ("F", "D"): second,
         ("B", "C"): second,
     }.items():
         (x0, y0), (x1, y1) = places[u], places[v]
         _arrow(ax, (x0 + 1.3, y0 + (0.15 if y1 >= y0 else -0.15)), (x1 - 1.3, y1), color=color, rad=0.1, lw=2)
-    ax.text(6.5, 6.7, "A-D-B-E and F-D-B-C share D-B: after B, the context decides between E and C", ha="center")
+    # D -> B twice: the D neurons of each context predict the B neurons of the same context
+    (xd, yd), (xb, yb) = places["D"], places["B"]
+    _arrow(ax, (xd + 1.3, yd + 0.25), (xb - 1.3, yb + 0.25), color=first, rad=-0.25, lw=2)
+    _arrow(ax, (xd + 1.3, yd - 0.25), (xb - 1.3, yb - 0.25), color=second, rad=0.25, lw=2)
+    ax.text(6.5, 6.7, "A-D-B-E and F-D-B-C share D-B: different D and B neurons carry each context", ha="center")
     ax.text(
         6.5,
         0.25,
@@ -216,5 +220,77 @@ def tripartite_synapse():
         ha="center",
         fontsize=8.5,
         color=SIGNAL,
+    )
+    return fig
+
+
+def simulation_loop():
+    """NEST's simulation loop: virtual processes update their neurons for one minimum delay, then exchange spikes."""
+    apply_style()
+
+    fig, ax = plt.subplots(figsize=(9.5, 3.2))
+    ax.set(xlim=(-2.3, 9.6), ylim=(-0.9, 2.9))
+    ax.axis("off")
+    rows = {"virtual process 0\n(thread 0, rank 0)": 1.9, "virtual process 1\n(thread 1, or rank 1)": 0.5}
+    for label, y in rows.items():
+        ax.text(-0.2, y + 0.3, label, ha="right", va="center", fontsize=9)
+        for k in range(3):
+            x = k * 3.1
+            ax.add_patch(Rectangle((x, y), 2.4, 0.6, fc=PALETTE[2], ec="black", alpha=0.8))
+            ax.text(
+                x + 1.2, y + 0.3, "update its neurons\nfor one min. delay", ha="center", va="center", fontsize=8, color="white"
+            )
+    for k in range(3):
+        x = k * 3.1 + 2.75
+        ax.add_patch(FancyArrowPatch((x, 2.45), (x, 0.5), arrowstyle="<|-|>", mutation_scale=12, color="black", lw=1.5))
+        ax.text(x, -0.05, "exchange\nspikes", ha="center", va="top", fontsize=8)
+    ax.add_patch(FancyArrowPatch((0, -0.75), (9.4, -0.75), arrowstyle="-|>", mutation_scale=12, color="#777777"))
+    ax.text(9.4, -0.6, "time", ha="right", fontsize=8, color="#777777")
+    return fig
+
+
+def ei_network():
+    """The E/I network of the warm-up notebook (Brunel 2000), drawn."""
+    apply_style()
+
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    ax.set(xlim=(-0.5, 10.5), ylim=(-0.3, 4.3), aspect="equal")
+    ax.axis("off")
+
+    def arrow(a, b, color, rad=0.0, head="-|>", label=None, at=(0, 0)):
+        ax.add_patch(
+            FancyArrowPatch(
+                a,
+                b,
+                arrowstyle=head,
+                mutation_scale=16,
+                color=color,
+                lw=2,
+                connectionstyle=f"arc3,rad={rad}",
+                shrinkA=2,
+                shrinkB=2,
+            )
+        )
+        if label:
+            ax.text(*at, label, ha="center", va="center", fontsize=10, color=color)
+
+    for x, color, name in ((3, EXC, "E\n800 neurons"), (7, INH, "I\n200 neurons")):
+        ax.add_patch(Circle((x, 1.6), 0.9, fc=color, ec="black", alpha=0.85))
+        ax.text(x, 1.6, name, ha="center", va="center", fontsize=10, color="white", weight="bold")
+    ax.add_patch(FancyBboxPatch((3.6, 3.55), 2.8, 0.6, boxstyle="round,pad=0.05", fc="#eeeeee", ec="black"))
+    ax.text(5, 3.85, "Poisson drive (η = 1.5)", ha="center", va="center", fontsize=10)
+    arrow((4.2, 3.55), (3.4, 2.5), "black", label="J", at=(3.55, 3.1))
+    arrow((5.8, 3.55), (6.6, 2.5), "black", label="J", at=(6.45, 3.1))
+    arrow((3.9, 1.9), (6.1, 1.9), EXC, rad=-0.25, label="80 inputs, J = 0.5 mV", at=(5, 2.55))
+    arrow((6.1, 1.3), (3.9, 1.3), INH, rad=-0.25, head="-[", label="20 inputs, −gJ = −3 mV", at=(5, 0.65))
+    arrow((2.2, 1.2), (2.2, 2.0), EXC, rad=-1.8, label="80 inputs, J", at=(0.55, 1.6))
+    arrow((7.8, 2.0), (7.8, 1.2), INH, rad=-1.8, head="-[", label="20 inputs, −gJ", at=(9.5, 1.6))
+    ax.text(
+        5,
+        -0.1,
+        "each neuron: fixed in-degree (10 % of each population), delay 1.5 ms, iaf_psc_delta",
+        ha="center",
+        fontsize=9,
+        color="#555555",
     )
     return fig

@@ -12,9 +12,12 @@ standalone reveal.js slide shows that need no network:
 - the HTML uses the template ``presentations/_template/offline.html.j2``, which loads
   reveal.js and KaTeX from those copies instead of nbconvert's CDN defaults (jQuery,
   require.js, MathJax and mermaid are not loaded at all);
-- code cells tagged ``hide-input`` (figure code) show only their output;
-- decks are executed first (one fresh kernel each, in a temporary folder, one NEST
-  thread), so every figure is drawn from a real simulation at render time.
+- a deck's figures are Markdown images of ``presentations/figures/`` (drawn by
+  :mod:`.deck_figures`, ``make deck-figures``), embedded into the HTML, so a slide
+  show is one file plus reveal.js and KaTeX; the same images show in JupyterLab's live
+  slideshow (RISE) without running anything;
+- a code cell, should a deck have one, is run first (one fresh kernel per deck, in a
+  temporary folder, one NEST thread) and, tagged ``hide-input``, shows only its output.
 """
 
 from __future__ import annotations
@@ -206,9 +209,10 @@ def render_deck(
         reveal_number="c/t",
         exclude_input_prompt=True,
         exclude_output_prompt=True,
+        embed_images=True,  # the figures of presentations/figures/, inside the HTML
     )
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": source.stem}})
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": source.stem, "path": str(source.parent)}})
     html = out_dir / f"{source.stem}.html"
     html.write_text(body, encoding="utf-8")
     return RenderedDeck(source, html, slide_count(nb), time.perf_counter() - started)
@@ -231,6 +235,9 @@ def render_all(
     out_dir.mkdir(parents=True, exist_ok=True)
     for package in PACKAGES:
         copy_package(package, fetch_package(package, cache or out_dir.parent / "cache"), out_dir)
+    figures = presentations / "figures"
+    if figures.is_dir():  # an <img> in a deck's HTML (a figure given a height) refers to figures/
+        shutil.copytree(figures, out_dir / "figures", dirs_exist_ok=True)
     rendered = []
     for deck in decks:
         result = render_deck(deck, out_dir, execute=execute)
