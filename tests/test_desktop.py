@@ -116,6 +116,9 @@ HOSTILE_SCRIPTS = {
     "NEST's data prefix": "nest.SetKernelStatus({{'data_prefix': '../'}})",
     "a recorder to a file": "r = nest.Create('spike_recorder', params={{'record_to': 'ascii', 'label': '{out}/r'}})",
     "a recorder set to a file": "r = nest.Create('multimeter')\nr.set(record_to='ascii')",
+    "a recorder set through the class": "r = nest.Create('spike_recorder')\nnest.NodeCollection.set(r, record_to='ascii')",
+    "a recorder's attribute": "r = nest.Create('spike_recorder')\nr.record_to = 'ascii'",
+    "a recorder's attribute, setattr": "r = nest.Create('spike_recorder')\nsetattr(r, 'record_to', 'ascii')",
     "a recorder's status": "r = nest.Create('spike_recorder')\nnest.SetStatus(r, 'record_to', 'ascii')",
     "recorders' defaults": "nest.SetDefaults('spike_recorder', {{'record_to': 'ascii'}})",
     "a copied recorder": "nest.CopyModel('spike_recorder', 'my_recorder', {{'record_to': 'ascii'}})",
@@ -138,7 +141,8 @@ def test_no_script_reads_or_writes_a_file_or_reaches_a_module(server, outside, s
     assert SECRET not in json.dumps(body), "an error echoed the file's content"
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"], "a file was written"
     if status == 400:  # refused while running (500: RestrictedPython refused to compile it)
-        assert "not available in the workshop's NEST Server" in body["message"] or "is not defined" in body["message"]
+        refusals = ("not available in the workshop's NEST Server", "is not defined", "_guarded_writes")
+        assert any(refusal in body["message"] for refusal in refusals), body["message"]
 
 
 @pytest.mark.parametrize(

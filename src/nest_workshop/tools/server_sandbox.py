@@ -224,8 +224,10 @@ def guarded_getattr(obj, name, default=None, getattr=getattr):  # noqa: A002 (Re
     value = safer_getattr(obj, name, default, getattr)
     if isinstance(value, types.ModuleType):
         raise _refuse(f"module {value.__name__}", "scripts use the nest and np they are given")
-    if name == "set" and type(obj).__name__ in ("NodeCollection", "SynapseCollection"):
-        return _checked(value, f"{type(obj).__name__}.set")
+    # a collection's set(), from an instance or from the class (NodeCollection.set(nodes, ...))
+    qualname = "" if isinstance(value, Namespace) else getattr(value, "__qualname__", "")
+    if qualname in ("NodeCollection.set", "SynapseCollection.set"):
+        return _checked(value, qualname)
     return value
 
 
