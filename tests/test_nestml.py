@@ -82,14 +82,18 @@ def test_new_process_reuses_the_cache(built_module_cache):
     assert temporaries(cache) == []
 
 
-def test_edited_model_gets_a_new_module(model_copy, tmp_path, one_thread):
+def test_edited_model_gets_a_new_module(model_copy, tmp_path, one_thread, capsys):
     cache = tmp_path / "cache"
     nest = reset_kernel(seed=1)
     first = nestml.build(model_copy, cache_dir=cache)
     model_copy.write_text(model_copy.read_text().replace("V_th mV = -55 mV", "V_th mV = -60 mV"))
     nest = reset_kernel(seed=1)
+    capsys.readouterr()
     second = nestml.build(model_copy, cache_dir=cache)
     assert second.built and second.name != first.name
+    # loading it replaced the first build's models by a reset, and said what that undoes
+    said = capsys.readouterr().out
+    assert f"{second.name} replaces {first.name}" in said and "SetDefaults or CopyModel" in said
     # a lower threshold: rheobase 250 pA instead of 375 pA
     assert count_spikes(nest, "doctor_lif_neuron", 300.0) > 0
 

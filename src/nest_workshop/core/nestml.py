@@ -614,8 +614,15 @@ def install(module: NestmlModule) -> NestmlModule:
                 "and they can be removed only by a kernel reset. Call nest_workshop.reset_kernel() and build again, "
                 "before creating neurons."
             )
-        # The kernel is empty, so nothing the notebook made is lost: reset it with the
-        # notebook's own seed, threads and resolution, through the one reset there is.
+        # The kernel has no nodes, so no network is lost: reset it with the notebook's own
+        # seed, threads and resolution, through the one reset there is. Model settings
+        # made since the last reset are lost, though: say so.
+        print(
+            f"NEST holds one model per name: {module.name} replaces {', '.join(m.name for m in superseded)} "
+            "by a kernel reset (same seed, threads and resolution). Any SetDefaults or CopyModel made since "
+            "the last reset is undone: make them after build().",
+            flush=True,
+        )
         kernel.reset_kernel(**kernel.current_settings())
     if nest.network_size > 0:
         raise NestmlError(
