@@ -26,7 +26,7 @@ This module is the WSGI app ``make desktop`` runs in gunicorn instead of
   ended, the server stops and removes its folder.
 
 A refusal is a ``ValueError`` naming what was refused and what is allowed; NEST Server
-returns it with the script's line (status 400). No refusal echoes a value.
+returns it with the script's line (status 400). No file can be read, so no error can echo one.
 """
 
 from __future__ import annotations
