@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from ..core import plotting  # noqa: E402
 from ..core.kernel import reset_kernel  # noqa: E402
-from ..parts import astrocytes, eprop, sequences  # noqa: E402
+from ..parts import eprop  # noqa: E402
 from . import schematics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -43,19 +43,6 @@ MATERIALS = ROOT / "materials"
 DPI = 150
 NOTEBOOK_THREADS = "2"
 FIGURE_KEY = "deck_figure"
-
-
-def neuron_trace():
-    """A LIF neuron driven by a constant current: NEST's first simulation."""
-    plotting.apply_style()
-    nest = reset_kernel(seed=1, threads=1)
-    neuron = nest.Create("iaf_psc_alpha", params={"I_e": 500.0})
-    voltmeter = nest.Create("voltmeter", params={"interval": 0.1})
-    nest.Connect(voltmeter, neuron)
-    nest.Simulate(200.0)
-    fig, axes = plotting.traces(voltmeter, "V_m", title="iaf_psc_alpha with a constant current of 500 pA")
-    fig.set_size_inches(9, 3.2)
-    return fig
 
 
 def mpi_scaling():
@@ -133,42 +120,6 @@ def eprop_tasks():
     return fig
 
 
-def dap_prediction():
-    """Notebook 01's experiment with the shipped NESTML models: a predicted neuron answers earlier."""
-    plotting.apply_style()
-
-    # notebook 01's experiment, with the shipped models (make build has built them)
-    part = ROOT / "materials" / "sequence_learning"
-    nest = reset_kernel(seed=1, threads=1)
-    with contextlib.redirect_stdout(None):  # no build message on the slide
-        neuron_model, synapse_model = sequences.model_names(sequences.build_models(part / "models"))
-    receptors = sequences.receptor_types(neuron_model)
-    config = sequences.SequenceConfig()
-    pair = nest.Create(neuron_model, 2)
-    stimulus = nest.Create("spike_generator", params={"spike_times": [50.0]})
-    nest.Connect(
-        stimulus,
-        pair,
-        syn_spec={"weight": sequences.stimulus_weight(config), "delay": 0.1, "receptor_type": receptors["soma_spikes"]},
-    )
-    parrots = nest.Create("parrot_neuron", 6)  # six coincident mature inputs at 20 ms: a dAP
-    nest.Connect(nest.Create("spike_generator", params={"spike_times": [20.0]}), parrots)
-    nest.Connect(parrots, pair[1], syn_spec={"weight": 12.98, "delay": 1.0, "receptor_type": receptors["dend_spikes"]})
-    voltmeter = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": 0.1})
-    nest.Connect(voltmeter, pair)
-    nest.Simulate(80.0)
-    v = voltmeter.events
-    fig, ax = plt.subplots(figsize=(9, 3.4))
-    for neuron, label in zip(pair, ["stimulus at 50 ms only", "dAP at 20 ms (a prediction), then the stimulus"]):
-        mine = v["senders"] == neuron.global_id
-        ax.plot(v["times"][mine], v["V_m"][mine], label=label)
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("V$_m$ (mV, from rest)")
-    ax.set_title("dendritic_neuron (NESTML): a predicted neuron answers its stimulus earlier")
-    ax.legend(fontsize=9)
-    return fig
-
-
 def two_compartments():
     """cm_default with two compartments: three AMPA inputs on the dendrite."""
     plotting.apply_style()
@@ -195,30 +146,8 @@ def two_compartments():
     return fig
 
 
-def astrocyte_calcium():
-    """An astrocyte's IP3 and calcium, without input, with input, and from a raised IP3."""
-    plotting.apply_style()
-
-    nest = reset_kernel(seed=1, threads=1)
-    defaults = nest.GetDefaults("astrocyte_lr_1994")
-    cases = {
-        "no input": (0.0, defaults["IP3_0"]),
-        "300 spikes/s": (300.0, defaults["IP3_0"]),
-        "no input, IP3 starts at 0.4 µM": (0.0, 0.4),
-    }
-    astro = nest.Create("astrocyte_lr_1994", 3, params=[{"IP3": ip3} for _, ip3 in cases.values()])
-    inputs = nest.Create("poisson_generator", 3, params=[{"rate": rate} for rate, _ in cases.values()])
-    nest.Connect(inputs, astro, "one_to_one", syn_spec={"weight": 1.0})
-    meter = nest.Create("multimeter", params={"record_from": ["IP3", "Ca_astro"], "interval": 10.0})
-    nest.Connect(meter, astro)
-    nest.Simulate(30000.0)
-    fig = astrocytes.plot_astrocyte_traces(dict(zip(cases, astrocytes.traces_by_node(meter).values())), defaults["SIC_th"])
-    return fig
-
-
 # The figures drawn here: file name -> function (schematics from .schematics).
 DRAWN = {
-    "00_neuron_trace.png": neuron_trace,
     "00_simulation_loop.png": schematics.simulation_loop,
     "00_mpi_scaling.png": mpi_scaling,
     "01_ei_network.png": schematics.ei_network,
@@ -226,11 +155,9 @@ DRAWN = {
     "02_eprop_architecture.png": schematics.eprop_architecture,
     "02_eprop_tasks.png": eprop_tasks,
     "03_sequence_network.png": schematics.sequence_network,
-    "03_dap_prediction.png": dap_prediction,
     "04_two_compartments.png": two_compartments,
     "04_compartment_trees.png": schematics.compartment_trees,
     "05_tripartite_synapse.png": schematics.tripartite_synapse,
-    "05_astrocyte_calcium.png": astrocyte_calcium,
 }
 SCHEMATICS = {name for name, draw in DRAWN.items() if draw.__module__ == schematics.__name__}
 
