@@ -16,6 +16,8 @@
 #   make start PART=introduction   copy a part into workspace/PART (never overwrites), then JupyterLab on workspace/
 #   make slides     render presentations/ into offline HTML slide shows in build/slides/
 #   make test-browser  slides, JupyterLab and NEST Desktop in headless Chromium (installs chromium with apt as root)
+#   make hub        a workshop room on this server (as root): JupyterHub for many participants, each their
+#                   own system user and copy of the materials; prints the access code once (HUB_ARGS=...)
 #   make desktop    NEST Desktop with a token-protected NEST Server, both on 127.0.0.1 (PORT_DESKTOP=54286, PORT_SERVER=52425)
 #   make mpi        OpenMPI (apt) + NEST built with MPI (cached wheel) in its own .venv-mpi  (13-23 min once)
 #   make test-mpi   the MPI tests: same spikes/weights for 2 ranks x 1 thread as for 1 rank x 2 threads
@@ -34,7 +36,7 @@ LAB_FLAGS = --ip=127.0.0.1 --port=$(PORT) --no-browser --LabApp.news_url=None \
 
 MPI_VENV := .venv-mpi
 
-.PHONY: setup system-packages lab test lint build doctor exercises check bench bench-session schedule lock clean-cache start slides deck-figures browser test-browser desktop \
+.PHONY: setup system-packages lab test lint build doctor exercises check bench bench-session schedule lock clean-cache start slides deck-figures browser test-browser desktop hub hub-packages \
 	mpi test-mpi bench-mpi test-threads
 
 setup: system-packages $(STAMP)
@@ -57,7 +59,7 @@ lab: setup
 	@# Jupyter prints the URL with a fresh random token; set JUPYTER_TOKEN to choose one.
 	$(BIN)/jupyter lab --notebook-dir=materials $(LAB_FLAGS)
 
-test: setup lint
+test: setup lint hub-packages
 	$(BIN)/python -m pytest -ra --nbval-lax --nbval-current-env --durations=15 tests materials
 
 # NEST draws a different random network for each number of virtual processes: run the
@@ -117,6 +119,15 @@ start: setup
 	@test -n "$(PART)" || { echo "usage: make start PART=introduction  (parts: $$(ls materials | grep -v README | tr '\n' ' '))"; exit 2; }
 	$(BIN)/nest-workshop start $(PART)
 	$(BIN)/jupyter lab --notebook-dir=workspace $(LAB_FLAGS)
+
+# A workshop room: JupyterHub on 127.0.0.1:8000 (HUB_ARGS="--participants 40 --ip 0.0.0.0
+# --ssl-cert ... --ssl-key ..." for a room), each participant a system user with a private
+# copy of the materials, the shipped models built once for everyone (README, "A workshop room").
+hub-packages:
+	@bash scripts/ensure_system_packages.sh --hub "$(PYTHON)"
+
+hub: setup hub-packages
+	$(BIN)/nest-workshop hub $(HUB_ARGS)
 
 # NEST Desktop (the web GUI) and NEST Server: 127.0.0.1 only, an access token (generated, or
 # NEST_SERVER_ACCESS_TOKEN), scripts under RestrictedPython; prints the URL to open.

@@ -10,11 +10,15 @@
 # the exact command to run.
 #
 # With --mpi it also checks what building NEST with MPI needs (make mpi): OpenMPI's
-# compiler wrappers and launcher, and ninja.
+# compiler wrappers and launcher, and ninja. With --hub, what a workshop room needs
+# (make hub, and its tests): Node.js and npm for JupyterHub's proxy, useradd for the
+# participants' system users, and Debian's python3 with venv for their environment.
 set -euo pipefail
 
 MPI=0
+HUB=0
 if [ "${1:-}" = "--mpi" ]; then MPI=1; shift; fi
+if [ "${1:-}" = "--hub" ]; then HUB=1; shift; fi
 PYTHON="${1:-python3}"
 missing_pkgs=()
 missing_what=()
@@ -44,6 +48,14 @@ if [ "$MPI" -eq 1 ]; then
     need_command ompi_info libopenmpi-dev
     need_command mpirun openmpi-bin
     need_command ninja ninja-build
+fi
+if [ "$HUB" -eq 1 ]; then
+    need_command node nodejs
+    need_command npm npm
+    need_command useradd passwd
+    if ! /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        missing_pkgs+=("python3-venv"); missing_what+=("Debian's python3 with venv (the participants' environment)")
+    fi
 fi
 
 if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then

@@ -183,6 +183,28 @@ def test_neat_fits_are_cached_whole_and_repaired(tmp_path, monkeypatch, ball_and
     assert cached == C.reduce_morphology(slower, sites, support=()).compartments() != first.compartments()
 
 
+def test_a_shared_neat_cache_is_read_and_never_copied(tmp_path, monkeypatch, ball_and_stick):
+    """A workshop server's shared layer ($NEST_WORKSHOP_SHARED_CACHE/neat): a participant's
+    fit takes the tree's modes from there and keeps no copy of its own."""
+    import shutil
+
+    sites = {"soma": (1, 0.5), "tip": (6, 1.0)}
+    monkeypatch.setenv(C.NEAT_CACHE_ENV, str(tmp_path / "organiser"))
+    expected = C.reduce_morphology(ball_and_stick, sites, support=()).compartments()
+    shutil.copytree(tmp_path / "organiser", tmp_path / "shared" / "neat")
+    shared_files = {p.name: p.read_bytes() for p in (tmp_path / "shared" / "neat").rglob("*.p")}
+    assert shared_files
+    monkeypatch.setenv("NEST_WORKSHOP_SHARED_CACHE", str(tmp_path / "shared"))
+    monkeypatch.setenv(C.NEAT_CACHE_ENV, str(tmp_path / "participant"))
+    copied_from = []
+    copy = shutil.copy2
+    monkeypatch.setattr(C.shutil, "copy2", lambda source, target: copied_from.append(Path(source)) or copy(source, target))
+    assert C.reduce_morphology(ball_and_stick, sites, support=()).compartments() == expected
+    assert {p.name for p in copied_from if (tmp_path / "shared") in p.parents} == set(shared_files), "the fit read them"
+    assert not list((tmp_path / "participant").rglob("*.p")), "nothing copied into the participant's cache"
+    assert {p.name: p.read_bytes() for p in (tmp_path / "shared" / "neat").rglob("*.p")} == shared_files
+
+
 def test_the_reduced_ball_and_stick_matches_neuron(ball_and_stick):
     sites = {"soma": (1, 0.5), "middle": (5, 0.5), "tip": (6, 1.0)}
     reduced = C.reduce_morphology(ball_and_stick, sites, support=(0.5,))

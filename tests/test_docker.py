@@ -93,6 +93,25 @@ def test_make_setup_installs_exactly_the_pins_of_pyproject():
         )
 
 
+def test_every_pinned_package_installs_on_debian_12s_python():
+    """`make setup` on a fresh Debian 12 server uses its Python, 3.11.2: a pin that needs a
+    later 3.11 (soupsieve 4.1.3 needs >= 3.11.5) breaks the README's first command there
+    and the participants' environment of `make hub`. Read from the installed packages'
+    metadata, which is what pip checks."""
+    import importlib.metadata
+
+    from packaging.specifiers import SpecifierSet
+
+    constraints = constraint_pins()
+    refused = []
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"].lower().replace("_", "-")
+        requires = dist.metadata.get("Requires-Python")
+        if name in constraints and requires and "3.11.2" not in SpecifierSet(requires):
+            refused.append(f"{name}=={dist.version} (Requires-Python {requires})")
+    assert not refused, f"pins Debian 12's Python 3.11.2 cannot install: {refused}"
+
+
 def test_base_image_has_the_python_the_pins_are_tested_with():
     base = next(args for kind, args in instructions() if kind == "FROM")
     match = re.match(r"python:(\d+\.\d+)", base)

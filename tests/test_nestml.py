@@ -208,6 +208,27 @@ def test_incomplete_cache_entry_is_rebuilt(built_module_cache, tmp_path):
     assert module.built and module.path.is_file()
 
 
+def test_shared_cache_is_read_and_never_written(built_module_cache, tmp_path, monkeypatch):
+    """A workshop server's shared layer ($NEST_WORKSHOP_SHARED_CACHE/nestml): a module
+    built there once is used from there; an edited model builds into one's own cache."""
+    import shutil
+
+    cache, first = built_module_cache
+    shared = tmp_path / "shared"
+    shutil.copytree(cache, shared / "nestml")
+    monkeypatch.setenv("NEST_WORKSHOP_SHARED_CACHE", str(shared))
+    own = tmp_path / "own"
+    module = nestml.build(DOCTOR_MODEL, cache_dir=own, load=False)
+    assert not module.built and module.path == shared / "nestml" / first.path.parent.name / first.path.name
+    assert not any(own.glob("*/meta.json")), "nothing is copied into one's own cache"
+    before = sorted(p.name for p in (shared / "nestml").iterdir())
+    edited = tmp_path / DOCTOR_MODEL.name
+    edited.write_text(DOCTOR_MODEL.read_text().replace("C_m pF = 250 pF", "C_m pF = 251 pF"))
+    assert nestml.build(edited, cache_dir=own, load=False).built
+    assert len(list(own.glob("*/meta.json"))) == 1
+    assert sorted(p.name for p in (shared / "nestml").iterdir()) == before, "the shared layer is read only"
+
+
 def test_missing_tools_are_named_with_the_packages(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     missing = dict(nestml.missing_build_tools())

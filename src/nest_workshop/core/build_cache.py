@@ -15,6 +15,13 @@ by a key. The rules that keep such a cache sound:
 * **Sweep what killed builds left.** A process killed with SIGKILL cannot clean up: its
   temporary folder stays. :func:`remove_stale_temporaries` removes the temporary
   folders whose process is gone.
+* **A shared layer, read only.** On a workshop server (``nest-workshop hub``) the shipped
+  models are built once, by the organiser, into a folder every participant may read:
+  ``$NEST_WORKSHOP_SHARED_CACHE``, laid out like ``~/.cache/nest-workshop``
+  (``nestml/``, ``neat/``). :func:`shared_root` names it; a builder looks there after
+  its own cache and before building, and builds what it does not find (a participant's
+  edited model) into the participant's own cache. Nobody writes to the shared layer but
+  the organiser.
 
 Standard library only: the MPI wheel builder runs before any environment exists.
 """
@@ -30,7 +37,18 @@ import tempfile
 from pathlib import Path
 
 TEMPORARY_PREFIX = ".build-"
+SHARED_ENV = "NEST_WORKSHOP_SHARED_CACHE"
 _TEMPORARY_NAME = re.compile(r"\.build-(\d+)-")
+
+
+def shared_root(kind: str) -> Path | None:
+    """The read-only shared cache of ``kind`` (``"nestml"``, ``"neat"``), or None when
+    ``$NEST_WORKSHOP_SHARED_CACHE`` is unset or has no such folder."""
+    base = os.environ.get(SHARED_ENV)
+    if not base:
+        return None
+    folder = Path(base).expanduser() / kind
+    return folder if folder.is_dir() else None
 
 
 @contextlib.contextmanager

@@ -562,6 +562,10 @@ def build(
 
     built = False
     meta = _complete_entry_meta(entry, key)
+    shared = build_cache.shared_root("nestml")
+    if meta is None and shared is not None:  # built once for everyone on a workshop server
+        meta = _complete_entry_meta(shared / entry.name, key)
+        entry = shared / entry.name if meta is not None else entry
     if meta is None:
         with build_cache.entry_lock(root, entry.name):
             meta = _complete_entry_meta(entry, key)  # another process may have built it meanwhile

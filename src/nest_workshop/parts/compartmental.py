@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import analysis, validation
+from ..core import analysis, build_cache, validation
 from ..core.kernel import import_nest, require_fresh_kernel
 
 RECEPTOR_TYPES = ("AMPA", "GABA", "NMDA", "AMPA_NMDA")
@@ -769,7 +769,8 @@ AMPA = {"e_AMPA": 0.0, "tau_r_AMPA": 0.2, "tau_d_AMPA": 3.0}
 # Na and K of cm_default on the reduced soma, per nF of its capacitance (µS/nF); with them
 # the reduced neuron fires (the dendrites stay passive)
 ACTIVE_SOMA_DENSITY = {"gbar_Na": 90.0, "gbar_K": 30.0}
-NEAT_WORKDIR = Path(tempfile.gettempdir()) / "nest-workshop-neat"
+# one per user: on a shared machine (a workshop server) /tmp is everybody's
+NEAT_WORKDIR = Path(tempfile.gettempdir()) / f"nest-workshop-neat-{os.getuid()}"
 NEAT_CACHE_ENV = "NEST_WORKSHOP_NEAT_CACHE"
 
 
@@ -784,10 +785,17 @@ def neat_cache_dir() -> Path:
     return root.expanduser() / f"nest-neat-{importlib.metadata.version('nest-neat')}"
 
 
+def _shared_neat_dir(own: Path) -> Path | None:
+    """The shared, read-only counterpart of ``own`` (a folder of :func:`neat_cache_dir`'s
+    parent) on a workshop server, if there is one (:func:`build_cache.shared_root`)."""
+    shared = build_cache.shared_root("neat")
+    return shared / own.name if shared is not None and (shared / own.name).is_dir() else None
+
+
 @contextlib.contextmanager
 def _in_neat_workdir():
     """Run NEAT inside a temporary folder: its ``neatcache/`` lands there, not here."""
-    NEAT_WORKDIR.mkdir(parents=True, exist_ok=True)
+    NEAT_WORKDIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     here = os.getcwd()
     os.chdir(NEAT_WORKDIR)
     try:
@@ -798,7 +806,7 @@ def _in_neat_workdir():
 
 def neat_workdir():
     """``with compartmental.neat_workdir(): ...`` runs NEAT calls in a temporary folder
-    (``<tmp>/nest-workshop-neat``) and comes back: NEAT 1.1's ``fit_model`` creates a
+    (``<tmp>/nest-workshop-neat-<uid>``) and comes back: NEAT 1.1's ``fit_model`` creates a
     ``neatcache/`` folder in the working directory even when its cache files go to the
     ``cache_path`` it is given (an ``EquilibriumTree`` made with the default path)."""
     return _in_neat_workdir()
@@ -1014,6 +1022,9 @@ def load_neuron_mechanisms(channels) -> Path:
         texts = {path.name: path.read_bytes() for path in sorted(mech.glob("*.mod"))}
         key = hashlib.sha256(b"".join(name.encode() + text for name, text in texts.items())).hexdigest()[:16]
         target = neuron_mechanisms_dir() / key
+        shared = _shared_neat_dir(neuron_mechanisms_dir())
+        if not target.is_dir() and shared is not None and (shared / key).is_dir():
+            target = shared / key  # compiled once for everyone on a workshop server
         for name in texts:
             if _loaded_mechanisms.get(name, key) != key:
                 raise RuntimeError(
@@ -1184,8 +1195,11 @@ def _fit_with_cache(neat, tree, locations, scratch: Path):
 def _fit_in(neat, tree, locations, scratch: Path, store: Path):
     """The fit in ``scratch``, with the files of ``store`` copied in and the new or
     rewritten ones published back (see :func:`_fit_with_cache`)."""
-    for path in sorted(store.glob("*.p")) if store.is_dir() else []:
-        shutil.copy2(path, scratch / path.name)
+    shared = _shared_neat_dir(store)
+    # the shared files first (a workshop server's), then one's own, which take precedence
+    for folder in [shared, store]:
+        for path in sorted(folder.glob("*.p")) if folder is not None and folder.is_dir() else []:
+            shutil.copy2(path, scratch / path.name)
 
     with contextlib.redirect_stdout(None):  # NEAT prints its cache status
         fitter = neat.CompartmentFitter(tree, save_cache=True, recompute_cache=False, cache_path=str(scratch))
@@ -1193,6 +1207,9 @@ def _fit_in(neat, tree, locations, scratch: Path, store: Path):
     store.mkdir(parents=True, exist_ok=True)
     for path in scratch.glob("*.p"):
         target = store / path.name
+        if shared is not None and not target.exists() and (shared / path.name).exists():
+            if filecmp.cmp(path, shared / path.name, shallow=False):
+                continue  # the shared cache has it: no copy per participant
         # new, or rewritten by NEAT (which recomputes a file it cannot read)
         if not target.exists() or not filecmp.cmp(path, target, shallow=False):
             partial = store / f".{path.name}.{os.getpid()}.partial"

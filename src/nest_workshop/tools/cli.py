@@ -364,6 +364,16 @@ def desktop_command(args) -> int:
     return desktop.run(desktop_port=args.port, server_port=args.server_port, bind=args.host)
 
 
+def hub_command(args) -> int:
+    from . import hub
+
+    try:
+        return hub.launch(args)
+    except hub.HubError as exc:
+        print(f"✘ {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="nest-workshop", description="Helpers for the NEST workshop materials.")
     parser.add_argument("--version", action="version", version=f"nest-workshop {__version__}")
@@ -433,6 +443,18 @@ def main(argv=None) -> int:
         help="address both listen on: 127.0.0.1 (default); 0.0.0.0 only inside a container whose ports are published on 127.0.0.1",
     )
     p.set_defaults(func=desktop_command)
+
+    p = sub.add_parser(
+        "hub",
+        help="a workshop room on this server: JupyterHub serving the bundle to many participants (as root)",
+        description="Start JupyterHub for a room: each participant signs in with a name, their own password and "
+        "the access code, and gets a system user, a private copy of the materials and a fair share of cores and "
+        "memory; NESTML modules are built once for everyone. Prints the access code and the instructor's secret once.",
+    )
+    from .hub import add_arguments as add_hub_arguments
+
+    add_hub_arguments(p)
+    p.set_defaults(func=hub_command)
 
     p = sub.add_parser(
         "scale",
