@@ -160,7 +160,7 @@ browser:
 
 test-browser: setup browser
 	NEST_WORKSHOP_THREADS=$${NEST_WORKSHOP_THREADS:-1} $(BIN)/python -m pytest -ra -m browser --durations=10 \
-		tests/test_slides.py tests/test_browser.py tests/test_desktop.py
+		tests/test_slides.py tests/test_browser.py tests/test_desktop.py tests/test_hub_browser.py
 
 # NEST with MPI, for running the networks at scale (README, "Scaling up"). The wheel is
 # built once from NEST's PyPI sdist and cached (~/.cache/nest-workshop/mpi-wheels, or

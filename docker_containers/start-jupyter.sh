@@ -8,6 +8,14 @@
 set -euo pipefail
 cd "${NEST_WORKSHOP_HOME:-/home/workshop/nest-workshop}"
 
+# Started by JupyterHub (Zero to JupyterHub on Kubernetes, docker_containers/hub/): the hub
+# signs participants in and hands this server its own token (JUPYTERHUB_API_TOKEN). Start
+# the participant's server as `make hub` does: their copy of the materials in workspace/,
+# then jupyterhub-singleuser with the arguments the hub gave.
+if [ -n "${JUPYTERHUB_API_TOKEN:-}" ]; then
+    exec python -m nest_workshop.tools.hub participant "$@"
+fi
+
 # No news feed and no update check (the overrides of `make setup` also answer the news question).
 args=(--ip=0.0.0.0 --port="${PORT:-7003}" --no-browser --notebook-dir=. --ServerApp.open_browser=False
       --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate)

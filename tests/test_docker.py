@@ -201,3 +201,29 @@ def test_entrypoint_hashes_a_password(fake_jupyter):
     assert "--PasswordIdentityProvider.hashed_password=argon2:" in done.stdout
     assert password not in done.stdout + done.stderr
     assert "PASSWORD_SET yes" not in done.stdout, "the plain password is removed from the server's environment"
+
+
+def test_entrypoint_under_jupyterhub_starts_the_participants_server(fake_jupyter, tmp_path):
+    """On Kubernetes (docker_containers/hub/values.yaml) the hub spawns the image: the
+    entrypoint then starts the participant's server, not a token-protected JupyterLab."""
+    fake_python = Path(fake_jupyter["PATH"].split(":")[0]) / "python"
+    fake_python.write_text('#!/bin/sh\necho "PYTHON $*"\n')
+    fake_python.chmod(0o755)
+    env = {**fake_jupyter, "JUPYTERHUB_API_TOKEN": secrets.token_hex(16)}
+    done = subprocess.run(["bash", str(ENTRYPOINT), "--debug"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "PYTHON -m nest_workshop.tools.hub participant --debug"
+
+
+def test_kubernetes_values_hold_no_secret_and_give_the_fair_share():
+    """docker_containers/hub/values.yaml (Zero to JupyterHub): no password in the file,
+    HTTPS on, idle servers culled, and NEST's threads equal to the CPU limit."""
+    values = yaml.safe_load((DOCKER / "hub" / "values.yaml").read_text())
+    text = (DOCKER / "hub" / "values.yaml").read_text()
+    assert "user_password" not in yaml.safe_dump(values["hub"]) and "admin_password" not in yaml.safe_dump(values["hub"])
+    assert "NEST_WORKSHOP_HUB_CODE" in text, "the access code is given at install time, from the environment"
+    assert values["proxy"]["https"]["enabled"] and values["cull"]["enabled"]
+    single = values["singleuser"]
+    assert single["cmd"] is None, "the image's entrypoint starts the participant's server"
+    assert int(single["extraEnv"]["NEST_WORKSHOP_THREADS"]) == single["cpu"]["limit"]
+    assert single["storage"]["homeMountPath"].endswith("/workspace"), "the bundle in the image stays visible"

@@ -15,18 +15,14 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from nest_workshop.tools import hub
-from nest_workshop.tools.hub_client import Participant, code_cells
+from nest_workshop.tools.hub_client import Participant, code_cells, running_room
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_STEPS = ROOT / "materials" / "introduction" / "01_first_steps_solution.ipynb"
@@ -121,84 +117,27 @@ def test_self_signed_certificate_names_the_host_and_keeps_its_key_private(tmp_pa
 # A room
 
 
-def _free_port() -> int:
-    return hub.free_port()
-
-
-def _remove_user(name: str) -> None:
-    subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
-    time.sleep(0.2)
-    subprocess.run(["userdel", "--remove", name], capture_output=True)
-    for cgroup in [hub.CGROUP_ROOT / "memory" / "nest-workshop" / name, hub.CGROUP_ROOT / "nest-workshop" / name]:
-        if cgroup.is_dir():
-            cgroup.rmdir()
-
-
 @pytest.fixture(scope="module")
 def room(built_module_cache):
     """A room on 127.0.0.1 for two participants, with a shared cache holding the test
     neuron's module; stopped, and its users and folders removed, afterwards."""
     if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("npm") is None:
         pytest.skip("the room makes system users (root, useradd) and installs its proxy with npm")
-    # homes and the shared cache must be reachable by the participants: not under pytest's
-    # private (0700) temporary folders
-    base = Path(tempfile.mkdtemp(prefix="nest-workshop-room-test-"))
-    base.chmod(0o755)
-    homes = base / "homes"
-    homes.mkdir(mode=0o755)
-    shared = base / "shared"
-    shutil.copytree(built_module_cache[0], shared / "nestml")
-    for folder, _, files in os.walk(shared):
-        os.chmod(folder, 0o755)
-        for name in files:
-            os.chmod(Path(folder) / name, 0o644)
-    code, admin_secret = secrets.token_urlsafe(12), secrets.token_urlsafe(32)
-    port = _free_port()
-    names = [f"wsa{secrets.token_hex(3)}", f"wsb{secrets.token_hex(3)}"]
-    env = dict(os.environ, **{hub.CODE_ENV: code, hub.ADMIN_SECRET_ENV: admin_secret})
-    log = open(base / "hub.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nest_workshop.tools.cli", "hub", "--no-build", "--port", str(port), "--participants", "2",
-         "--home-base", str(homes), "--state-dir", str(base / "state"), "--shared-cache", str(shared),
-         "--admin", "teacher", "--bundle", str(ROOT)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
+    # the shared cache must be reachable by the participants: not under pytest's private
+    # (0700) temporary folders
+    shared = Path(tempfile.mkdtemp(prefix="nest-workshop-shared-test-"))
     try:
-        deadline = time.monotonic() + 300  # the first start makes .venv-room (a minute or two)
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"the hub ended at start:\n{(base / 'hub.log').read_text()[-3000:]}")
-            try:
-                if requests.get(url + "hub/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the hub did not answer:\n{(base / 'hub.log').read_text()[-3000:]}")
-            time.sleep(1)
-        yield {
-            "url": url, "code": code, "admin_secret": admin_secret, "names": names, "homes": homes, "state": base / "state",
-            "log": base / "hub.log", "process": process, "shared": shared,
-        }  # fmt: skip
+        shutil.copytree(built_module_cache[0], shared / "nestml")
+        for folder, _, files in os.walk(shared):
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(Path(folder) / name, 0o644)
+        with running_room(ROOT, participants=2, shared_cache=shared, start_timeout=300) as room:
+            room.names = [f"wsa{secrets.token_hex(3)}", f"wsb{secrets.token_hex(3)}"]
+            yield room
+            print(room.log_tail())  # shown by pytest when a test failed
     finally:
-        process.send_signal(signal.SIGTERM)  # the hub stops the participants' servers and its proxy
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        proxy_pid = base / "state" / "proxy.pid"
-        if proxy_pid.exists():
-            try:
-                os.kill(int(proxy_pid.read_text()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-        for name in names:
-            _remove_user(name)
-        log.close()
-        print((base / "hub.log").read_text()[-2000:])  # shown by pytest when a test failed
-        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -206,8 +145,8 @@ def two_participants(room):
     """Both participants signed in (each with a password of their own), servers started,
     each with a kernel on the first-steps notebook of their workspace."""
     people = []
-    for name in room["names"]:
-        person = Participant(room["url"], name, secrets.token_urlsafe(10), room["code"])
+    for name in room.names:
+        person = Participant(room.url, name, secrets.token_urlsafe(10), room.code)
         answer = person.sign_in()
         assert answer.status_code == 302 and person.signed_in, f"{name} could not sign in: {answer.status_code}"
         person.create_token()
@@ -227,25 +166,25 @@ def _run(person, code: str) -> str:
 
 @needs_root
 def test_nothing_without_signing_in(room):
-    name = room["names"][0]
+    name = room.names[0]
     for path in [f"user/{name}/lab", f"user/{name}/api/contents", "hub/admin"]:
-        answer = requests.get(room["url"] + path, allow_redirects=False, timeout=10)
+        answer = requests.get(room.url + path, allow_redirects=False, timeout=10)
         assert answer.status_code in (302, 403), f"{path}: {answer.status_code}"
         if answer.status_code == 302:
             assert "/hub/login" in answer.headers["location"] or "/hub/user/" in answer.headers["location"]
-    assert requests.get(room["url"] + "hub/api/users", timeout=10).status_code == 403
+    assert requests.get(room.url + "hub/api/users", timeout=10).status_code == 403
 
 
 @needs_root
 def test_wrong_code_wrong_password_and_system_names_are_refused(room, two_participants):
-    url, code = room["url"], room["code"]
+    url, code = room.url, room.code
     owner = two_participants[0]
     refused = [
         Participant(url, "wsz" + secrets.token_hex(3), "a-password-1", "not-the-code"),  # wrong access code
         Participant(url, owner.name, "someone-elses-pw", code),  # right code, another's name
         Participant(url, "root", "a-password-1", code),  # a system account
         Participant(url, "daemon", "a-password-1", code),
-        Participant(url, "teacher", room["code"], code),  # the instructor's name needs the instructor's secret
+        Participant(url, room.admin, room.code, code),  # the instructor's name needs the instructor's secret
     ]
     for person in refused:
         answer = person.sign_in()
@@ -276,7 +215,7 @@ def test_a_participant_cannot_reach_anothers_server_or_files(room, two_participa
     for path in ["kernels", "contents/workspace"]:
         answer = a.server_api("GET", path, user=b.name)
         assert answer.status_code in (403, 404), f"{a.name} opened {b.name}'s {path}: {answer.status_code}"
-    answer = a.session.get(room["url"] + f"user/{b.name}/lab", allow_redirects=False, timeout=10)
+    answer = a.session.get(room.url + f"user/{b.name}/lab", allow_redirects=False, timeout=10)
     assert answer.status_code in (302, 403, 404) and "/lab" not in answer.headers.get("location", "/hub/")[-4:]
     b_home = pwd.getpwnam(b.name).pw_dir
     printed = _run(
@@ -298,19 +237,19 @@ for attempt in [lambda: os.listdir({b_home!r}),
 
 @needs_root
 def test_the_hubs_secrets_are_not_readable_by_participants(room, two_participants):
-    state = room["state"]
+    state = room.state
     assert state.stat().st_mode & 0o777 == 0o700
     for name in ["jupyterhub_cookie_secret", "participants.json", "jupyterhub.sqlite", "room.json"]:
         assert (state / name).stat().st_mode & 0o077 == 0, f"{name} is readable by others"
     settings = (state / "room.json").read_text()
-    assert room["code"] not in settings and room["admin_secret"] not in settings
+    assert room.code not in settings and room.admin_secret not in settings
     # the hub and its proxy hold the secrets and the proxy's API token in their environment
     proxy_pid = int((state / "proxy.pid").read_text())
     a = two_participants[0]
     printed = _run(
         a,
         f"""
-for pid in [{room["process"].pid}, {proxy_pid}]:
+for pid in [{room.process.pid}, {proxy_pid}]:
     try:
         open(f'/proc/{{pid}}/environ').read(); print('READ')
     except (PermissionError, FileNotFoundError):
@@ -328,21 +267,21 @@ def test_participants_use_the_shared_cache_and_build_their_own(room, two_partici
         f"""
 from nest_workshop.core import nestml
 module = nestml.build({str(DOCTOR_MODEL)!r}, load=False)
-print(module.built, str(module.path).startswith({str(room["shared"])!r}))
+print(module.built, str(module.path).startswith({str(room.shared_cache)!r}))
 """,
     )
     assert printed == "False True", "the shipped model comes from the shared cache, without building"
-    assert _run(a, f"print(os.access({str(room['shared'] / 'nestml')!r}, os.W_OK))") == "False"
+    assert _run(a, f"print(os.access({str(room.shared_cache / 'nestml')!r}, os.W_OK))") == "False"
 
 
 @needs_root
 def test_participants_are_refused_the_admin_pages_and_the_instructor_sees_the_room(room, two_participants):
     a = two_participants[0]
-    assert a.session.get(room["url"] + "hub/admin", timeout=10).status_code == 403
+    assert a.session.get(room.url + "hub/admin", timeout=10).status_code == 403
     assert a.hub_api("GET", "users").status_code == 403
-    teacher = Participant(room["url"], "teacher", room["admin_secret"], "")
+    teacher = room.instructor()
     assert teacher.sign_in().status_code == 302 and teacher.signed_in
-    assert teacher.session.get(room["url"] + "hub/admin", timeout=10).status_code == 200
+    assert teacher.session.get(room.url + "hub/admin", timeout=10).status_code == 200
     teacher.create_token()
     users = {u["name"]: u for u in teacher.hub_api("GET", "users").json()}
     for person in two_participants:

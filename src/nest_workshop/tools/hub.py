@@ -486,7 +486,7 @@ def participant_python(bundle: Path, system_python: str = "/usr/bin/python3") ->
     the same pins (a ``.venv`` made from a Python under ``/root``, pyenv's say, is root's
     alone). Remade when ``pyproject.toml`` or the constraints change."""
     own = bundle / ".venv" / "bin" / "python"
-    if usable_by_others(own):
+    if own.exists() and usable_by_others(own):
         return str(own)
     room = bundle / ROOM_VENV
     recipe = hashlib.sha256(
@@ -498,11 +498,11 @@ def participant_python(bundle: Path, system_python: str = "/usr/bin/python3") ->
         return str(python)
     if not usable_by_others(Path(system_python)):
         raise HubError(
-            f"the bundle's .venv runs {os.path.realpath(own)}, which other users cannot run, and {system_python} "
+            f"the bundle's .venv is missing or runs a Python other users cannot run, and {system_python} "
             "is missing: install Debian's python3 and python3-venv, or make .venv from a Python every user can run"
         )
     print(
-        f"The bundle's .venv runs {os.path.realpath(own)}, which other users cannot run: making the participants' "
+        f"The bundle's .venv is missing or runs a Python other users cannot run ({os.path.realpath(own)}): making the participants' "
         f"environment {room} from {system_python}, with the same pins (once; a minute or two).",
         flush=True,
     )
@@ -666,8 +666,8 @@ def launch(args) -> int:
     if shutil.which("useradd") is None:
         raise HubError("useradd is missing (Debian/Ubuntu package passwd)")
     bundle = Path(args.bundle).resolve()
-    if not (bundle / ".venv" / "bin" / "python").exists():
-        raise HubError(f"no {bundle / '.venv'}: run `make setup` first (make hub does)")
+    if not (bundle / "materials").is_dir():
+        raise HubError(f"no materials/ in {bundle}: --bundle names the bundle's folder (this repository)")
     check_readable_by_participants(bundle / "materials")
     python = participant_python(bundle)
 

@@ -10,14 +10,25 @@ other, as *Run All* does.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
 import websocket
+
+from . import hub
 
 
 class RoomClientError(Exception):
@@ -188,3 +199,97 @@ def code_cells(notebook_path) -> list[str]:
         for c in notebook["cells"]
         if c["cell_type"] == "code"
     ]
+
+
+# ---------------------------------------------------------------------------
+# A room for tests and benchmarks
+
+
+@dataclass
+class Room:
+    url: str
+    code: str
+    admin_secret: str
+    admin: str
+    base: Path  # homes/, state/, hub.log (and the shared cache, unless given)
+    shared_cache: Path
+    process: subprocess.Popen
+
+    @property
+    def state(self) -> Path:
+        return self.base / "state"
+
+    @property
+    def log(self) -> Path:
+        return self.base / "hub.log"
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log.read_text()[-chars:] if self.log.exists() else ""
+
+    def instructor(self) -> Participant:
+        return Participant(self.url, self.admin, self.admin_secret, "")
+
+
+def remove_participant(name: str) -> None:
+    """Stop every process of ``name``, remove the system user and home, and its cgroup."""
+    subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+    time.sleep(0.2)
+    subprocess.run(["userdel", "--remove", name], capture_output=True)
+    for cgroup in [hub.CGROUP_ROOT / "memory" / "nest-workshop" / name, hub.CGROUP_ROOT / "nest-workshop" / name]:
+        with contextlib.suppress(OSError):
+            cgroup.rmdir()
+
+
+@contextlib.contextmanager
+def running_room(bundle: Path, participants: int, *, shared_cache: Path | None = None, build: bool = False,
+                 start_timeout: float = 1800, extra_args: tuple[str, ...] = ()):  # fmt: skip
+    """``nest-workshop hub`` on a free port of 127.0.0.1 (as root), with a generated access
+    code and instructor's secret, homes in a temporary folder every user can reach (and a
+    clone of the bundle there, when ``bundle`` itself is out of their reach). On
+    exit the hub is stopped (it stops the participants' servers and its proxy), any
+    leftover proxy killed, the participants it made removed, the folder deleted: also
+    when the body failed."""
+    base = Path(tempfile.mkdtemp(prefix="nest-workshop-room-"))
+    base.chmod(0o755)  # participants reach their homes (and the shared cache) through it
+    (base / "homes").mkdir(mode=0o755)
+    if not all(os.stat(f).st_mode & 0o001 for f in [*bundle.resolve().parents, bundle.resolve()]):
+        # a clone under /root, say: participants could not reach it. Serve a clone of its
+        # committed state from the room's folder instead (its .venv-room is made there).
+        subprocess.run(["git", "clone", "--quiet", str(bundle), str(base / "bundle")], check=True)
+        bundle = base / "bundle"
+    shared = shared_cache or base / "shared"
+    code, admin_secret = secrets.token_urlsafe(12), secrets.token_urlsafe(32)
+    port = hub.free_port()
+    env = dict(os.environ, **{hub.CODE_ENV: code, hub.ADMIN_SECRET_ENV: admin_secret})
+    command = [
+        sys.executable, "-m", "nest_workshop.tools.cli", "hub", "--port", str(port), "--participants", str(participants),
+        "--home-base", str(base / "homes"), "--state-dir", str(base / "state"), "--shared-cache", str(shared),
+        "--admin", "teacher", "--bundle", str(bundle), *([] if build else ["--no-build"]), *extra_args,
+    ]  # fmt: skip
+    with open(base / "hub.log", "w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=bundle)
+    room = Room(f"http://127.0.0.1:{port}/", code, admin_secret, "teacher", base, shared, process)
+    try:
+        deadline = time.monotonic() + start_timeout  # a first start makes .venv-room, a build the shared cache
+        while True:
+            if process.poll() is not None:
+                raise RoomClientError(f"the hub ended at start:\n{room.log_tail()}")
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(room.url + "hub/health", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RoomClientError(f"the hub did not answer within {start_timeout:.0f} s:\n{room.log_tail()}")
+            time.sleep(1)
+        yield room
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int((room.state / "proxy.pid").read_text()), signal.SIGKILL)
+        for home in (base / "homes").iterdir():
+            remove_participant(home.name)
+        shutil.rmtree(base, ignore_errors=True)
