@@ -271,6 +271,44 @@ def test_make_desktop_prints_the_url_and_stops_both_on_ctrl_c(tmp_path):
         assert D.check_port(port, "freed") == port  # both stopped
 
 
+def test_a_burst_of_ctrl_c_still_stops_both_cleanly(tmp_path):
+    """Ctrl-C pressed again and again (an impatient user, a loaded machine): each press
+    only asks the launcher to stop, so no interrupt lands inside the stop itself (or
+    inside a Popen call, whose wait lock it could leave taken, hanging the stop)."""
+    desktop_port, server_port = D.free_port(), D.free_port()
+    env = dict(D.os.environ, NEST_SERVER_ACCESS_TOKEN=D.new_token(), XDG_CACHE_HOME=str(tmp_path))
+    command = [
+        sys.executable,
+        "-m",
+        "nest_workshop.tools.cli",
+        "desktop",
+        "--port",
+        str(desktop_port),
+        "--server-port",
+        str(server_port),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and "#/nest?" not in process.stdout.readline():
+            pass
+        for _ in range(200):  # for about 4 s, through the whole stop
+            if process.poll() is not None:
+                break
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+        assert process.wait(timeout=120) == 0, process.stdout.read()[-2000:]
+        assert "Traceback" not in process.stdout.read()
+    finally:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+        if process.poll() is None:
+            process.kill()
+    for port in (desktop_port, server_port):
+        assert D.check_port(port, "freed") == port
+
+
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_no_server_outlives_its_launcher(tmp_path, how):
     """However `make desktop` ends, NEST Server (gunicorn and its worker) ends with it, and

@@ -41,6 +41,14 @@ SHARED_ENV = "NEST_WORKSHOP_SHARED_CACHE"
 _TEMPORARY_NAME = re.compile(r"\.build-(\d+)-")
 
 
+def user_cache(kind: str) -> Path:
+    """This user's cache folder of ``kind`` (``"nestml"``, ``"neat"``, ``"mpi-wheels"``,
+    ``"npm"``, ...): ``$XDG_CACHE_HOME/nest-workshop/KIND``, by default
+    ``~/.cache/nest-workshop/KIND``. The one place that says where the bundle's caches live
+    (each kind's own environment variable, where it has one, overrides it)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nest-workshop" / kind
+
+
 def shared_root(kind: str) -> Path | None:
     """The read-only shared cache of ``kind`` (``"nestml"``, ``"neat"``), or None when
     ``$NEST_WORKSHOP_SHARED_CACHE`` is unset or has no such folder."""

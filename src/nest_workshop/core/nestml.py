@@ -142,7 +142,7 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     elif os.environ.get(CACHE_ENV):
         root = Path(os.environ[CACHE_ENV])
     else:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nest-workshop" / "nestml"
+        root = build_cache.user_cache("nestml")
     return root.expanduser().resolve()
 
 

@@ -787,7 +787,7 @@ def neat_cache_dir() -> Path:
     if os.environ.get(NEAT_CACHE_ENV):
         root = Path(os.environ[NEAT_CACHE_ENV])
     else:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nest-workshop" / "neat"
+        root = build_cache.user_cache("neat")
     return root.expanduser() / f"nest-neat-{importlib.metadata.version('nest-neat')}"
 
 

@@ -120,9 +120,7 @@ def key_of(fields: dict) -> str:
 def cache_root(path: str | os.PathLike | None = None) -> Path:
     """``path``, else ``$NEST_WORKSHOP_MPI_CACHE``, else ~/.cache/nest-workshop/mpi-wheels."""
     if path is None:
-        path = os.environ.get(CACHE_ENV) or (
-            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nest-workshop" / "mpi-wheels"
-        )
+        path = os.environ.get(CACHE_ENV) or build_cache.user_cache("mpi-wheels")
     root = Path(path).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     return root

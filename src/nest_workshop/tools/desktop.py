@@ -46,6 +46,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from ..core import build_cache
 from . import server_sandbox as sandbox
 
 HOST = "127.0.0.1"
@@ -326,7 +327,7 @@ def start(
     token = token or os.environ.get(TOKEN_ENV) or new_token()
     check_port(desktop_port, "NEST Desktop", bind)
     origin = f"http://{HOST}:{desktop_port}"
-    log = log or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nest-workshop" / "nest-server.log"
+    log = log or build_cache.user_cache("nest-server.log")  # ~/.cache/nest-workshop/nest-server.log
     server = start_server(server_port, token, desktop_origin=origin, log=log, bind=bind)
     try:
         httpd = start_desktop(desktop_port, server.url, bind)
@@ -336,18 +337,29 @@ def start(
     return Desktop(server, httpd, desktop_url(desktop_port, server.url, token))
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def run(desktop_port: int = DESKTOP_PORT, server_port: int = SERVER_PORT, bind: str = HOST) -> int:
-    """``make desktop``: start both, print the URL, stop both on Ctrl-C (or SIGTERM)."""
-    signal.signal(signal.SIGTERM, _interrupt)  # `docker stop` sends SIGTERM: stop as on Ctrl-C
+    """``make desktop``: start both, print the URL, stop both on Ctrl-C (or SIGTERM).
+
+    Ctrl-C and SIGTERM (``docker stop``) set a flag that the main loop waits on; they do
+    not raise ``KeyboardInterrupt`` into whatever runs at that moment. An interrupt inside
+    ``Popen.poll`` can leave the process's wait lock taken, and the stop's ``wait`` then
+    hangs for good (seen on a loaded machine: the launcher did not end within 120 s)."""
+    stop_requested = threading.Event()
+
+    def request_stop(signum, frame):
+        stop_requested.set()
+
+    # kept to the end of the process: a late Ctrl-C must not kill it mid-stop either
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, request_stop)
     try:
         desktop = start(desktop_port, server_port, bind=bind)
     except DesktopError as error:
         print(f"✘ {error}", file=sys.stderr)
         return 1
+    if stop_requested.is_set():  # interrupted while starting
+        desktop.stop()
+        return 0
     print(
         f"NEST Server: {desktop.server.url} (listening on {bind} only, access token required, log {desktop.server.log})\n"
         f"NEST Desktop: open this URL in your browser (it carries the token):\n\n    {desktop.url}\n\n"
@@ -355,12 +367,13 @@ def run(desktop_port: int = DESKTOP_PORT, server_port: int = SERVER_PORT, bind: 
         flush=True,
     )
     try:
-        while desktop.server.process.poll() is None:
-            time.sleep(0.5)
-        print(f"✘ NEST Server stopped; its log:\n{_tail(desktop.server.log)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        while not stop_requested.wait(0.5):
+            if desktop.server.process.poll() is not None:
+                print(f"✘ NEST Server stopped; its log:\n{_tail(desktop.server.log)}", file=sys.stderr)
+                return 1
         print("\nStopping NEST Desktop and NEST Server ...", flush=True)
         return 0
     finally:
         desktop.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # stopped: the process only exits now
+            signal.signal(sig, signal.SIG_IGN)
