@@ -286,6 +286,10 @@ def test_participants_are_refused_the_admin_pages_and_the_instructor_sees_the_ro
     users = {u["name"]: u for u in teacher.hub_api("GET", "users").json()}
     for person in two_participants:
         assert users[person.name]["servers"][""]["ready"], f"the instructor sees {person.name}'s server running"
+    # idle servers are culled: JupyterHub runs the culler as a service of the room
+    services = teacher.hub_api("GET", "services").json()
+    assert "idle-culler" in services, f"services: {sorted(services)}"
+    assert any("--timeout=3600" in part for part in services["idle-culler"]["command"])
     # ... and can stop a stuck server (the admin page's button does the same)
     b = two_participants[1]
     assert teacher.hub_api("DELETE", f"users/{b.name}/server").status_code in (202, 204)
