@@ -237,31 +237,24 @@ def test_the_app_is_served_with_its_backend_and_without_internet():
     assert url == "http://127.0.0.1:6000/#/nest?nest_server_url=http%3A%2F%2F127.0.0.1%3A5000&nest_server_access_token=abc"
 
 
-def test_make_desktop_prints_the_url_and_stops_both_on_ctrl_c(tmp_path):
+@contextlib.contextmanager
+def launched_desktop(tmp_path, token: str):
+    """``nest-workshop desktop`` on free ports, as ``make desktop`` runs it; yields
+    (process, desktop port, server port) once it has printed its URL. Afterwards, also on
+    any failure, the launcher and everything it started (gunicorn and its worker) are
+    stopped, and both ports must be free."""
     desktop_port, server_port = D.free_port(), D.free_port()
-    env = dict(D.os.environ, NEST_SERVER_ACCESS_TOKEN="token-from-the-environment", XDG_CACHE_HOME=str(tmp_path))
+    env = dict(D.os.environ, NEST_SERVER_ACCESS_TOKEN=token, XDG_CACHE_HOME=str(tmp_path))
     command = [sys.executable, "-m", "nest_workshop.tools.cli", "desktop", "--port", str(desktop_port)]
-    process = subprocess.Popen(
-        command + ["--server-port", str(server_port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    command += ["--server-port", str(server_port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
-        lines = []
+        process.lines = []
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not any("#/nest?" in line for line in lines):
-            lines.append(process.stdout.readline())
-        url = next(line.strip() for line in lines if "#/nest?" in line)
-        assert url == D.desktop_url(desktop_port, f"http://127.0.0.1:{server_port}", "token-from-the-environment")
-        assert D.request(f"http://127.0.0.1:{desktop_port}/")[0] == 200
-        assert D.request(f"http://127.0.0.1:{server_port}/", token="token-from-the-environment")[0] == 200
-        process.send_signal(signal.SIGINT)
-        # it must stop, however loaded the machine: a generous bound, not a speed test
-        assert process.wait(timeout=120) == 0
+        while time.monotonic() < deadline and not any("#/nest?" in line for line in process.lines):
+            process.lines.append(process.stdout.readline())
+        yield process, desktop_port, server_port
     finally:
-        # on any failure, stop the launcher and everything it started (gunicorn and its worker)
         with contextlib.suppress(psutil.NoSuchProcess):
             for child in psutil.Process(process.pid).children(recursive=True):
                 child.kill()
@@ -271,42 +264,30 @@ def test_make_desktop_prints_the_url_and_stops_both_on_ctrl_c(tmp_path):
         assert D.check_port(port, "freed") == port  # both stopped
 
 
+def test_make_desktop_prints_the_url_and_stops_both_on_ctrl_c(tmp_path):
+    with launched_desktop(tmp_path, "token-from-the-environment") as (process, desktop_port, server_port):
+        url = next(line.strip() for line in process.lines if "#/nest?" in line)
+        assert url == D.desktop_url(desktop_port, f"http://127.0.0.1:{server_port}", "token-from-the-environment")
+        assert D.request(f"http://127.0.0.1:{desktop_port}/")[0] == 200
+        assert D.request(f"http://127.0.0.1:{server_port}/", token="token-from-the-environment")[0] == 200
+        process.send_signal(signal.SIGINT)
+        # it must stop, however loaded the machine: a generous bound, not a speed test
+        assert process.wait(timeout=120) == 0
+
+
 def test_a_burst_of_ctrl_c_still_stops_both_cleanly(tmp_path):
     """Ctrl-C pressed again and again (an impatient user, a loaded machine): each press
     only asks the launcher to stop, so no interrupt lands inside the stop itself (or
     inside a Popen call, whose wait lock it could leave taken, hanging the stop)."""
-    desktop_port, server_port = D.free_port(), D.free_port()
-    env = dict(D.os.environ, NEST_SERVER_ACCESS_TOKEN=D.new_token(), XDG_CACHE_HOME=str(tmp_path))
-    command = [
-        sys.executable,
-        "-m",
-        "nest_workshop.tools.cli",
-        "desktop",
-        "--port",
-        str(desktop_port),
-        "--server-port",
-        str(server_port),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and "#/nest?" not in process.stdout.readline():
-            pass
+    with launched_desktop(tmp_path, D.new_token()) as (process, _, _):
         for _ in range(200):  # for about 4 s, through the whole stop
             if process.poll() is not None:
                 break
             process.send_signal(signal.SIGINT)
             time.sleep(0.02)
-        assert process.wait(timeout=120) == 0, process.stdout.read()[-2000:]
-        assert "Traceback" not in process.stdout.read()
-    finally:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            for child in psutil.Process(process.pid).children(recursive=True):
-                child.kill()
-        if process.poll() is None:
-            process.kill()
-    for port in (desktop_port, server_port):
-        assert D.check_port(port, "freed") == port
+        status = process.wait(timeout=120)
+        output = process.stdout.read()
+        assert status == 0 and "Traceback" not in output, output[-2000:]
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
