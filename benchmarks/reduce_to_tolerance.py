@@ -1,7 +1,7 @@
 """`compartmental.reduce_to_tolerance` on every shipped morphology: compartments, worst
 EPSP error and time, per morphology and choice of sites.
 
-Each case loads an SWC file of materials/compartmental/data/, picks sites by path distance
+Each case loads an SWC file of materials/compartmental/data/ (or tests/data/), picks sites by path distance
 in one region (`sites_at_distances`, or the L2/3 notebook's own sites), and asks for 5 %
 (somatic and local EPSP of one AMPA input, reduced cell in NEST against the full cell in
 NEURON). Recorded: whether it was met, each step's compartments and worst error, the
@@ -24,6 +24,7 @@ from nest_workshop.parts import compartmental as C
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "materials" / "compartmental" / "data"
+TEST_DATA = ROOT / "tests" / "data"  # cell1_simplified: a second cell with an apical tree
 RESULTS = Path(__file__).with_name("results")
 L23_SITES = {"soma": (1, 0.5), "basal": (104, 0.5), "oblique": (411, 0.5), "trunk": (267, 0.5), "tuft": (325, 0.5)}
 CASES = [
@@ -41,7 +42,7 @@ CASES = [
 def main() -> None:
     trees, records = {}, []
     for name, label, chosen, support in CASES:
-        tree = trees.setdefault(name, C.load_morphology(DATA / name))
+        tree = trees.setdefault(name, C.load_morphology((DATA if (DATA / name).exists() else TEST_DATA) / name))
         sites = chosen if isinstance(chosen, dict) else C.sites_at_distances(tree, *chosen)
         nw.reset_kernel(seed=1, threads=2, resolution=0.025, quiet=True)
         print(f"\n{name}, {label}:", flush=True)

@@ -598,7 +598,7 @@ def basal_only_cell():
 @pytest.fixture(scope="module")
 def pyramidal_cell():
     """NEAT's cell1_simplified: basal and apical dendrites (an apical tree of 1.2 mm)."""
-    return C.load_morphology(DATA / "cell1_simplified.swc")
+    return C.load_morphology(Path(__file__).parent / "data" / "cell1_simplified.swc")
 
 
 def test_sites_by_distance_say_what_the_cell_has(basal_only_cell):
