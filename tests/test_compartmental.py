@@ -25,8 +25,31 @@ def test_tree_layout():
     compartments = tree.compartments()
     assert [c["parent_idx"] for c in compartments] == [-1, 0, 1, 2, 0, 4, 5]
     assert tree.n_compartments == 7 and tree.tip(1) == 6 and tree.base(1) == 4
-    with pytest.raises(ValueError, match="branch must be 0 to 1"):
+    with pytest.raises(ValueError, match="branch must be a whole number from 0 to 1, got 2"):
         tree.tip(2)
+    assert tree.tip(np.int64(1)) == 6 and type(tree.base(np.int64(1))) is int
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(n_branches=True), "n_branches must be a whole number of at least 1, got True"),
+        (dict(compartments_per_branch=2.0), "compartments_per_branch must be a whole number of at least 1, got 2.0"),
+        (dict(n_branches=0), "n_branches must be a whole number of at least 1, got 0"),
+    ],
+)
+def test_bad_trees_are_refused(settings, message):
+    """One rule for counts across the package (core.validation): a bool is not a count."""
+    with pytest.raises(ValueError, match=message):
+        C.BallAndSticks(**settings)
+
+
+def test_numpy_integers_count_like_ints():
+    tree = C.BallAndSticks(n_branches=np.int64(2), compartments_per_branch=np.int32(3))
+    assert tree == C.BallAndSticks(n_branches=2, compartments_per_branch=3) and type(tree.n_compartments) is int
+    as_numpy = fresh(C.summation, np.int64(2), layout="clustered", weight=0.0003, receptor_type="AMPA")
+    as_int = fresh(C.summation, 2, layout="clustered", weight=0.0003, receptor_type="AMPA")
+    assert as_numpy == as_int and type(as_numpy["n_inputs"]) is int
 
 
 @pytest.mark.parametrize(
@@ -34,6 +57,7 @@ def test_tree_layout():
     [
         ([(1, "AMPA"), (7, "AMPA")], "no compartment 7: this neuron has compartments 0 to 6"),
         ([(1, "GABAB")], "unknown receptor type 'GABAB': cm_default has AMPA, GABA, NMDA, AMPA_NMDA"),
+        ([(True, "AMPA")], "there is no compartment True: this neuron has compartments 0 to 6"),
     ],
 )
 def test_bad_receptors_are_explained(receptors, message):
@@ -46,8 +70,10 @@ def test_bad_summation_requests_are_explained():
         fresh(C.summation, 2, layout="random", weight=0.0003, receptor_type="AMPA")
     with pytest.raises(ValueError, match="at most 12"):
         fresh(C.summation, 13, layout="distributed", weight=0.0003, receptor_type="AMPA")
-    with pytest.raises(ValueError, match="positive conductance"):
+    with pytest.raises(ValueError, match=r"weight must be a positive number above 0 \(a conductance in µS\), got 0.0"):
         fresh(C.synchronous_input, [1], weight=0.0)
+    with pytest.raises(ValueError, match="n_inputs must be a whole number of at least 1, got 2.0"):
+        fresh(C.summation, 2.0, layout="clustered", weight=0.0003, receptor_type="AMPA")
 
 
 def test_a_single_input_is_its_own_linear_prediction():
@@ -198,7 +224,7 @@ def test_a_shared_neat_cache_is_read_and_never_copied(tmp_path, monkeypatch, bal
     monkeypatch.setenv(C.NEAT_CACHE_ENV, str(tmp_path / "participant"))
     copied_from = []
     copy = shutil.copy2
-    monkeypatch.setattr(C.shutil, "copy2", lambda source, target: copied_from.append(Path(source)) or copy(source, target))
+    monkeypatch.setattr(shutil, "copy2", lambda source, target: copied_from.append(Path(source)) or copy(source, target))
     assert C.reduce_morphology(ball_and_stick, sites, support=()).compartments() == expected
     assert {p.name for p in copied_from if (tmp_path / "shared") in p.parents} == set(shared_files), "the fit read them"
     assert not list((tmp_path / "participant").rglob("*.p")), "nothing copied into the participant's cache"
@@ -313,7 +339,11 @@ def test_epsp_amplitudes_of_a_synthetic_train():
             "cm_default",
             "compartment 1: parent_idx must be an earlier",
         ),
-        ([{"parent_idx": -1, "params": {"gbar_K": -1.0}}], "cm_default", "gbar_K is a maximal conductance"),
+        (
+            [{"parent_idx": -1, "params": {"gbar_K": -1.0}}],
+            "cm_default",
+            r"compartment 0: gbar_K must be a number of at least 0 \(a maximal conductance in µS\)",
+        ),
         ([{"parent_idx": -1, "params": {}}], "hh_psc_alpha", "unknown model 'hh_psc_alpha'"),
         ([{"parent_idx": -1, "params": {"gbar_K": 1.0, "e_K": -90.0}}], "cm_default", "accepts e_K only together with e_Na"),
     ],
@@ -333,7 +363,7 @@ def test_set_ih_and_its_gradient():
     C.check_compartments(with_ih, "cm_with_ih")
     with pytest.raises(ValueError, match="no compartment 9: this neuron has compartments 0 to 6"):
         C.set_ih(tree, {9: 0.01})
-    with pytest.raises(ValueError, match="at least 0"):
+    with pytest.raises(ValueError, match="gbar_h of compartment 0 must be a number of at least 0"):
         C.set_ih(tree, {0: -0.01})
 
 
@@ -341,7 +371,7 @@ def test_bad_inputs_are_explained():
     tree = ACTIVE.compartments()
     with pytest.raises(ValueError, match="ampa: there is no compartment 7"):
         fresh(C.run_cell, "cm_default", tree, t_sim=100.0, ampa={7: [10.0]})
-    with pytest.raises(ValueError, match="positive conductance in µS for compartment 3"):
+    with pytest.raises(ValueError, match=r"ampa_weight for compartment 3 must be a positive number above 0 \(a conductance"):
         fresh(C.run_cell, "cm_default", tree, t_sim=100.0, ampa={3: [10.0]}, ampa_weight=0.0)
     with pytest.raises(ValueError, match="cm_default has no h-current to record"):
         fresh(C.run_cell, "cm_default", tree, t_sim=100.0, record=[("m_h", 0)])
@@ -520,7 +550,7 @@ def test_the_neat_h_channel_has_the_nestml_kinetics():
 
 def test_neuron_mechanisms_are_compiled_once_and_never_left_half_built(tmp_path, monkeypatch):
     monkeypatch.setenv(C.NEAT_CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setattr(C, "_nrnivmodl", lambda: "false")  # a compiler that fails
+    monkeypatch.setattr(C.reduction, "_nrnivmodl", lambda: "false")  # a compiler that fails; patched where it is read
     with pytest.raises(RuntimeError, match="nrnivmodl could not compile IIh.mod"):
         C.load_neuron_mechanisms([C.ih_channel()])
     assert not C.neuron_mechanisms_dir().exists() or list(C.neuron_mechanisms_dir().iterdir()) == []
@@ -538,7 +568,8 @@ def test_neuron_mechanisms_are_compiled_once_and_never_left_half_built(tmp_path,
         (("Ih", 200.0, "apical"), "is not a NEAT IonChannel"),
         ((None, 200.0), r"give each channel as \(channel, density in µS/cm², region\)"),
         ((C.ih_channel, 200.0, "dendrites"), "unknown region 'dendrites': use one of all, somatic, basal, apical"),
-        ((C.ih_channel, -1.0, "all"), "must be µS/cm² >= 0"),
+        ((C.ih_channel, -1.0, "all"), r"the density of Ih must be a number of at least 0 \(in µS/cm²; or give a function"),
+        ((C.ih_channel, True, "all"), "the density of Ih must be a number of at least 0"),
     ],
 )
 def test_bad_channels_are_explained(tmp_path, entry, message):

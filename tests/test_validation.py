@@ -37,3 +37,9 @@ def test_accepted_values_come_back_in_plain_types():
 def test_bad_values_are_explained(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_one_rule_for_whole_numbers():
+    """Counts and indices: ints and numpy integers, never a bool or a float."""
+    assert all(validation.is_whole_number(v) for v in (0, 3, np.int64(3), np.int32(-1), np.uint8(2)))
+    assert not any(validation.is_whole_number(v) for v in (True, np.bool_(True), 2.0, np.float64(2.0), "2", None))

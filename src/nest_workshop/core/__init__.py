@@ -3,6 +3,7 @@
 ``kernel`` resets NEST (the only module that does), ``nestml`` builds and loads NESTML
 models through ``build_cache``, ``analysis`` and ``plotting`` read and draw recorder
 data, ``selfcheck`` holds the notebooks' self-checks, ``environment`` the first-cell
-check and ``validation`` the input checks the parts share. Nothing here imports a part,
-a tool or the scale-out package.
+check, ``validation`` the input checks the parts share and ``isolation`` what keeps
+third-party output and folders out of the notebook. Nothing here imports a part, a
+tool or the scale-out package.
 """

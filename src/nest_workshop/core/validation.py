@@ -18,10 +18,17 @@ def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def is_whole_number(value) -> bool:
+    """The one rule for a whole number (a count, an index): an ``int`` or a numpy integer,
+    not a float and not a bool (``True`` is an ``int`` to Python, never a count here). For
+    checks whose message names more than the range (``there is no compartment 7: ...``)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def whole_number(name: str, value, minimum: int = 1, maximum: int | None = None, note: str = "") -> int:
     """A whole number (``int`` or a numpy integer, not a float or bool) in ``[minimum, maximum]``."""
     accepted = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+    if not is_whole_number(value):
         raise ValueError(f"{name} must be a whole number {accepted}{note}, got {value!r}")
     if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be a whole number {accepted}{note}, got {value!r}")
