@@ -1,15 +1,17 @@
-"""Astrocyte network (notebook astrocytes/04): SIC on versus off over several seeds.
+"""Astrocyte network (notebook astrocytes/02): SIC on versus off over several seeds.
 
 Measures, for each seed, the rate, irregularity (CV), pairwise correlation and χ over
 1-2 s with and without SIC, the SIC onset, wall time and peak memory, and writes
-benchmarks/results/astrocyte_network_seeds.json and .md. The notebook reads the JSON to
-show the seed-to-seed spread of what it measures for one seed.
+benchmarks/results/astrocyte_network_seeds.json and .md: the seed-to-seed spread of what
+the notebook measures for one seed. The network is the notebook's own: its cells tagged
+``network``, run with each seed (nest_workshop.core.notebook_code).
 
     .venv/bin/python benchmarks/astrocyte_network_seeds.py [--seeds 1 2 3 4 5] [--threads 2]
 """
 
 import argparse
 import json
+import os
 import platform
 import resource
 import time
@@ -17,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nest_workshop.core.kernel import available_cores, reset_kernel
+from nest_workshop.core import notebook_code
+from nest_workshop.core.kernel import THREADS_ENV, available_cores
 from nest_workshop.parts import astrocytes
 
 RESULTS = Path(__file__).with_name("results")
@@ -28,20 +31,23 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--threads", type=int, default=available_cores())
     args = parser.parse_args()
+    os.environ[THREADS_ENV] = str(args.threads)  # the notebook's run_network takes its threads from here
+    notebook = notebook_code.solution_notebook("astrocytes", "02_pools_and_network")
     config = astrocytes.BalancedNetworkConfig()
     rows = []
     for seed in args.seeds:
         row = {"seed": seed}
+        network = notebook_code.run_cells(notebook, {"config": config, "SEED": seed})
         for sic in (True, False):
-            reset_kernel(seed=seed, threads=args.threads)
-            result = astrocytes.run_balanced_network(config, sic=sic)
-            stats = astrocytes.network_statistics(result, 1000.0, config.t_sim)
+            started = time.perf_counter()
+            run = network["run_network"](config, sic=sic)
+            stats = astrocytes.spike_statistics(run["spikes"], run["recorded"], 1000.0, config.t_sim)
             key = "on" if sic else "off"
-            row[key] = {**stats, "wall_s": result.wall_s}
+            row[key] = {**stats, "wall_s": time.perf_counter() - started}
             if sic:
-                trace = result.sic_trace
-                row["sic_onset_ms"] = float(trace["times"][np.argmax(trace["I_SIC"] > 1.0)])
-                row["sic_late_pA"] = float(trace["I_SIC"][trace["times"] >= 1000.0].mean())
+                trace = run["SIC"]
+                row["sic_onset_ms"] = float(trace["times"][np.argmax(trace["mean"] > 1.0)])
+                row["sic_late_pA"] = float(trace["mean"][trace["times"] >= 1000.0].mean())
         rows.append(row)
         print(json.dumps(row), flush=True)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6

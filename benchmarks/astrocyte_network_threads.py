@@ -1,9 +1,9 @@
-"""Astrocyte network (notebook astrocytes/04): its self-checks at 1, 2, 4 and 8 threads.
+"""Astrocyte network (notebook astrocytes/02): its self-checks at 1, 2, 4 and 8 threads.
 
 NEST draws a different random network for each number of virtual processes, so a
 participant with 4 or 8 cores runs another network than CI does. For each thread count
-and seed this script builds the notebook's network (the same calls as its cells, through
-`run_balanced_network`), with and without SIC, and computes what the notebook checks:
+and seed this script runs the notebook's network (its cells tagged ``network``, through
+nest_workshop.core.notebook_code), with and without SIC, and computes what the notebook checks:
 the correlation of mean SIC and mean calcium (> 0.85), the CV without SIC (> 0.3), the
 rate ratio (> 1.5), and whether the runs stay spike-for-spike identical until SIC is
 seen (first differing spike > onset - 10 ms). Results go to
@@ -26,7 +26,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from nest_workshop.core.kernel import available_cores, reset_kernel  # noqa: E402
+from nest_workshop.core import notebook_code  # noqa: E402
+from nest_workshop.core.kernel import THREADS_ENV, available_cores  # noqa: E402
 from nest_workshop.parts import astrocytes  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results")
@@ -49,23 +50,22 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     args = parser.parse_args()
+    notebook = notebook_code.solution_notebook("astrocytes", "02_pools_and_network")
     config = astrocytes.BalancedNetworkConfig()
     rows = []
     for threads in args.threads:
+        os.environ[THREADS_ENV] = str(threads)  # the notebook's run_network takes its threads from here
         for seed in args.seeds:
             started = time.perf_counter()
-            runs = {}
-            for sic in (True, False):
-                reset_kernel(seed=seed, threads=threads)
-                runs[sic] = astrocytes.run_balanced_network(config, sic=sic)
-            on, off = runs[True], runs[False]
-            sic_trace, calcium = on.sic_trace, on.calcium_trace
-            onset = float(sic_trace["times"][np.argmax(sic_trace["I_SIC"] > 0)])
+            network = notebook_code.run_cells(notebook, {"config": config, "SEED": seed})
+            on, off = network["run_network"](config, sic=True), network["run_network"](config, sic=False)
+            sic_trace, calcium = on["SIC"], on["Ca"]
+            onset = float(sic_trace["times"][np.argmax(sic_trace["mean"] > 0)])
             correlation = float(
-                np.corrcoef(np.interp(calcium["times"], sic_trace["times"], sic_trace["I_SIC"]), calcium["Ca_astro"])[0, 1]
+                np.corrcoef(np.interp(calcium["times"], sic_trace["times"], sic_trace["mean"]), calcium["mean"])[0, 1]
             )
-            stats_on = astrocytes.network_statistics(on, 1000.0, config.t_sim)
-            stats_off = astrocytes.network_statistics(off, 1000.0, config.t_sim)
+            stats_on = astrocytes.spike_statistics(on["spikes"], on["recorded"], 1000.0, config.t_sim)
+            stats_off = astrocytes.spike_statistics(off["spikes"], off["recorded"], 1000.0, config.t_sim)
             row = {
                 "threads": threads,
                 "seed": seed,
@@ -75,7 +75,7 @@ def main():
                 "rate_on": stats_on["rate"],
                 "rate_ratio": stats_on["rate"] / stats_off["rate"],
                 "sic_onset_ms": onset,
-                "first_difference_ms": first_difference(on.spikes, off.spikes),
+                "first_difference_ms": first_difference(on["spikes"], off["spikes"]),
                 "wall_s": round(time.perf_counter() - started, 1),
             }
             row["all_checks_pass"] = bool(

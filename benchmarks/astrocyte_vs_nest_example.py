@@ -50,11 +50,15 @@ BUNDLE = """
 import matplotlib
 matplotlib.use("Agg")
 from nest_workshop import reset_kernel
+from nest_workshop.core import notebook_code
 from nest_workshop.parts import astrocytes
-reset_kernel(seed=100, threads={threads})
 config = astrocytes.BalancedNetworkConfig.example_scale(10000, t_sim=1000.0)
-result = astrocytes.run_balanced_network(config, sic=True)
-print("spikes recorded:", len(result.spikes["times"]))
+network = notebook_code.run_cells(notebook_code.solution_notebook("astrocytes", "02_pools_and_network"), {{"config": config}})
+reset_kernel(seed=100, threads={threads})
+nodes = network["create_nodes"](config)
+network["connect_excitatory"](config, nodes)
+run = network["finish_and_run"](config, nodes, sic=True)
+print("spikes recorded:", len(run["spikes"]["times"]))
 """
 
 
@@ -98,15 +102,15 @@ def main():
         "",
         f"Both: {summary['network']}; each in its own process, one run each, one after the other (the bundle "
         "first). NEST's `astrocyte_brunel_fixed_indegree.py` is run from the installed wheel with its thread count "
-        "set to the same number. The bundle's network is `BalancedNetworkConfig.example_scale(10000)`, built by "
-        "`run_balanced_network` (the same calls as notebook 02's cells).",
+        "set to the same number. The bundle's network is `BalancedNetworkConfig.example_scale(10000)`, built and "
+        "run by notebook 02's own cells (those tagged `network`).",
         "",
         "Not like for like: (1) different random networks: the example leaves NEST's `rng_seed` at its default "
         "(it seeds only Python's `random`, to pick the recorded nodes), the bundle uses `rng_seed=100`; "
         "(2) different recording: the example records spikes of 100 neurons and I_SIC, IP3 and calcium of 50 + 50 "
         "nodes every 1 ms, the bundle spikes of 500 neurons and 50 + 50 traces every 10 ms; (3) the example prints "
         "the time and draws its figures (raster plot, mean/SD loops in Python) inside the timed wall, the bundle draws "
-        "nothing; (4) both walls include Python's start, NEST's import and network construction; (5) one run each, "
+        "nothing but counts each astrocyte's inputs, as the notebook does; (4) both walls include Python's start, NEST's import and network construction; (5) one run each, "
         "no median. Read it as: the bundle's network is not slower than the example at equal size. It compares no "
         "activity (rate, CV, SIC).",
         "",

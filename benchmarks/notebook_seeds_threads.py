@@ -3,7 +3,7 @@
 NEST draws a different random network for each number of virtual processes, so a
 participant with 4 or 8 cores runs another network than CI does; and a check that holds
 for one seed may fail for the next. This script executes the notebook itself (not a copy
-of its cells): every `seed=1` (and a line `SEED = 1`) in its code cells becomes `seed=S` (kernel, task and
+of its cells): every `seed=1` (and a line `SEED = 1` or `seed = 1`, the parameters cell's) in its code cells becomes `seed=S` (kernel, task and
 trainer seeds alike; other seeds, such as the held-out trials' `seed=1000`, stay), and
 NEST_WORKSHOP_THREADS sets the threads. Each self-check line the notebook prints is
 kept, with its measured value, and a run that raises is recorded with its error. The
@@ -43,7 +43,7 @@ def with_seed(notebook, seed: int):
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.source = re.sub(r"\bseed=1\b", f"seed={seed}", cell.source)
-            cell.source = re.sub(r"^SEED = 1$", f"SEED = {seed}", cell.source, flags=re.M)
+            cell.source = re.sub(r"^(SEED|seed) = 1\b", rf"\g<1> = {seed}", cell.source, flags=re.M)
     return notebook
 
 

@@ -163,12 +163,10 @@ def test_part_modules_never_reset_the_kernel_or_choose_seeds_and_threads(name):
 
 def _network_builders():
     """Every part helper that builds a network of its own, with arguments that are valid."""
-    from nest_workshop.parts import astrocytes, compartmental
+    from nest_workshop.parts import compartmental
 
     tree = compartmental.BallAndSticks().compartments()
     return {
-        "astrocytes.drive_astrocytes": lambda: astrocytes.drive_astrocytes([1.0], t_sim=10.0),
-        "astrocytes.run_balanced_network": lambda: astrocytes.run_balanced_network(),
         "compartmental.synchronous_input": lambda: compartmental.synchronous_input([1], weight=0.001),
         "compartmental.summation": lambda: compartmental.summation(2, layout="clustered", weight=0.001, receptor_type="AMPA"),
         "compartmental.volleys": lambda: compartmental.volleys({"a": [1]}, weight=0.001),

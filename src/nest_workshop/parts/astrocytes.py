@@ -15,23 +15,23 @@ What the notebooks leave to this module (their NEST calls stay in their own cell
   ``TripartiteConnect`` call made (notebook 2);
 - :func:`mean_and_sd`, :func:`spike_statistics` and the ``plot_*`` functions — analysis and
   figures of both notebooks; :func:`check_tripartite_wiring` — notebook 1's wiring check;
-- :func:`drive_astrocytes` and :func:`run_balanced_network` — the same experiments as
-  notebook 1's astrocytes and notebook 2's network, as functions for the tests, the
-  benchmarks and ``nest-workshop scale``.
+- :class:`BalancedNetworkConfig` — the numbers of notebook 2's network.
+
+The network itself is built only in notebook 2's cells tagged ``network``; the tests,
+the benchmarks and ``nest-workshop scale`` run those cells
+(:mod:`nest_workshop.core.notebook_code`), never a copy of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 import warnings
 
 import numpy as np
 
 from ..core import validation
 from ..core.analysis import spike_times
-from ..core.kernel import import_nest, require_fresh_kernel
-from ..scaleout.gather import gather_events
+from ..core.kernel import import_nest
 
 ASTROCYTE = "astrocyte_lr_1994"
 NEURON = "aeif_cond_alpha_astro"
@@ -39,31 +39,6 @@ NEURON = "aeif_cond_alpha_astro"
 
 # ---------------------------------------------------------------------------
 # 1. Single astrocytes
-
-
-def drive_astrocytes(
-    rates, *, t_sim: float = 60000.0, astrocyte_params: dict | None = None, interval: float = 10.0
-) -> dict[float, dict]:
-    """Simulate one astrocyte per input rate (spikes/s), each driven by its own Poisson
-    spike train (standing for many presynaptic neurons), all in one run.
-
-    Returns ``{rate: {"times", "Ca_astro", "IP3"}}`` sampled every ``interval`` ms.
-    """
-    rates = [validation.nonnegative_number("an input rate", r) for r in np.atleast_1d(rates)]
-    validation.positive_number("t_sim", t_sim)
-    nest = require_fresh_kernel("drive_astrocytes")
-    astrocytes = nest.Create(ASTROCYTE, len(rates), params=astrocyte_params or {})
-    generators = nest.Create("poisson_generator", len(rates), params=[{"rate": r} for r in rates])
-    nest.Connect(generators, astrocytes, "one_to_one", syn_spec={"weight": 1.0})
-    meter = nest.Create("multimeter", params={"record_from": ["Ca_astro", "IP3"], "interval": interval})
-    nest.Connect(meter, astrocytes)
-    nest.Simulate(t_sim)
-    events = meter.events
-    traces = {}
-    for rate, node in zip(rates, astrocytes.tolist()):
-        mask = events["senders"] == node
-        traces[rate] = {k: np.asarray(events[k])[mask] for k in ("times", "Ca_astro", "IP3")}
-    return traces
 
 
 def calcium_response(trace: dict, t_from: float = 0.0, oscillation_threshold: float = 0.15) -> dict:
@@ -87,11 +62,6 @@ def calcium_response(trace: dict, t_from: float = 0.0, oscillation_threshold: fl
         "oscillating": bool(oscillating),
         "n_peaks": n_peaks,
     }
-
-
-def resting_calcium() -> float:
-    """The astrocyte model's resting calcium concentration (µM)."""
-    return float(import_nest().GetDefaults(ASTROCYTE)["Ca_astro"])
 
 
 # ---------------------------------------------------------------------------
@@ -350,104 +320,6 @@ class BalancedNetworkConfig:
         return max(1, int(round(self.astrocytes_per_neuron * self.n_neurons)))
 
 
-@dataclasses.dataclass
-class NetworkResult:
-    config: BalancedNetworkConfig
-    sic: bool
-    seed: int
-    spikes: dict  # times and senders of the recorded neurons
-    recorded: np.ndarray  # their node ids
-    sic_trace: dict  # times and population-mean I_SIC of traced neurons
-    calcium_trace: dict  # times and mean Ca_astro of traced astrocytes
-    wall_s: float
-
-
-def _population_mean(events: dict, key: str) -> dict:
-    times = np.asarray(events["times"])
-    values = np.asarray(events[key])
-    grid = np.unique(times)
-    means = np.array([values[times == t].mean() for t in grid]) if grid.size else np.array([])
-    return {"times": grid, key: means}
-
-
-def run_balanced_network(config: BalancedNetworkConfig | None = None, *, sic: bool = True) -> NetworkResult:
-    """Build and simulate the network; with ``sic=False`` the astrocytes are frozen
-    (NEST does not update them), so they send no SIC, while every neuron, connection and
-    random number of the network stays the same as with ``sic=True``."""
-    config = config or BalancedNetworkConfig()
-    config.validate()
-    started = time.perf_counter()
-    nest = require_fresh_kernel("run_balanced_network")
-    n_exc = int(0.8 * config.n_neurons)
-    synapse_time_constants = {"tau_syn_ex": 2.0, "tau_syn_in": 4.0}
-    exc = nest.Create(NEURON, n_exc, params=synapse_time_constants)
-    inh = nest.Create(NEURON, config.n_neurons - n_exc, params=synapse_time_constants)
-    astrocytes = nest.Create(
-        ASTROCYTE, config.n_astrocytes, params={"IP3": config.ip3_init, "delta_IP3": config.delta_ip3, "tau_IP3": config.tau_ip3}
-    )
-    noise = nest.Create("poisson_generator", params={"rate": config.poisson_rate})
-    neurons = exc + inh
-    nest.Connect(noise, neurons, syn_spec={"weight": config.w_exc})
-    excitatory = {"synapse_model": "tsodyks_synapse", "weight": config.w_exc, "tau_psc": 2.0, "delay": 2.0}
-    nest.TripartiteConnect(
-        exc,
-        neurons,
-        astrocytes,
-        conn_spec={"rule": "fixed_indegree", "indegree": config.indegree_exc},
-        third_factor_conn_spec={
-            "rule": "third_factor_bernoulli_with_pool",
-            "p": config.p_third,
-            "pool_size": config.pool_size,
-            "pool_type": "random",
-        },
-        syn_specs={
-            "primary": excitatory,
-            "third_in": excitatory,
-            "third_out": {"synapse_model": "sic_connection", "weight": config.w_sic},
-        },
-    )
-    nest.Connect(
-        inh,
-        neurons,
-        {"rule": "fixed_indegree", "indegree": config.indegree_inh},
-        {"synapse_model": "tsodyks_synapse", "weight": config.w_inh, "tau_psc": 4.0, "delay": 1.0},
-    )
-    if not sic:
-        astrocytes.frozen = True
-
-    # Record only what the analysis needs: spikes of a subset, coarse SIC and calcium samples.
-    n_recorded = min(config.n_recorded, config.n_neurons)
-    recorded = neurons[:n_recorded]
-    spike_recorder = nest.Create("spike_recorder")
-    nest.Connect(recorded, spike_recorder)
-    sic_meter = nest.Create("multimeter", params={"record_from": ["I_SIC"], "interval": 10.0})
-    nest.Connect(sic_meter, neurons[: min(config.n_traced, config.n_neurons)])
-    calcium_meter = nest.Create("multimeter", params={"record_from": ["Ca_astro"], "interval": 10.0})
-    nest.Connect(calcium_meter, astrocytes[: min(config.n_traced, config.n_astrocytes)])
-    nest.Simulate(config.t_sim)
-
-    # Collective under MPI (every rank runs this function): the recorders of every rank.
-    calcium = (
-        _population_mean(gather_events(calcium_meter), "Ca_astro")
-        if sic
-        else {
-            "times": np.arange(0.0, config.t_sim, 10.0) + 10.0,  # frozen: calcium stays at its initial value
-            "Ca_astro": np.full(int(config.t_sim // 10), float(nest.GetDefaults(ASTROCYTE, "Ca_astro"))),
-        }
-    )
-    times, senders = spike_times(gather_events(spike_recorder))
-    return NetworkResult(
-        config=config,
-        sic=sic,
-        seed=int(nest.rng_seed),
-        spikes={"times": times, "senders": senders},
-        recorded=np.asarray(recorded.tolist()),
-        sic_trace=_population_mean(gather_events(sic_meter), "I_SIC"),
-        calcium_trace=calcium,
-        wall_s=time.perf_counter() - started,
-    )
-
-
 # ---------------------------------------------------------------------------
 # Figures and wiring checks of the notebooks (not the lesson: the NEST calls stay in the notebooks)
 
@@ -582,11 +454,6 @@ def synchrony_chi(counts: np.ndarray) -> float:
     if single.mean() == 0:
         raise ValueError("no neuron varies its activity: χ is undefined")
     return float(np.sqrt(counts.mean(axis=0).var() / single.mean()))
-
-
-def network_statistics(result: NetworkResult, t_start: float, t_stop: float, bin_ms: float = 10.0) -> dict:
-    """:func:`spike_statistics` of a :func:`run_balanced_network` result."""
-    return spike_statistics(result.spikes, result.recorded, t_start, t_stop, bin_ms)
 
 
 def spike_statistics(spikes, recorded, t_start: float, t_stop: float, bin_ms: float = 10.0) -> dict:

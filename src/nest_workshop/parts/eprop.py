@@ -27,6 +27,7 @@ synapse model's optimizer, and a test refuses to run unless it is 0.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -719,7 +720,8 @@ def check_learning_signal(readout, neurons, *, weight_std: float, synapse_model:
 
     nest = import_nest()
     weight_std = validation.positive_number("weight_std", weight_std)
-    expected = len(readout) * len(neurons)
+    # Under MPI a rank holds the connections to its own neurons only: count those.
+    expected = len(readout) * _local_count(nest, neurons)
     found = nest.GetConnections(readout, neurons, synapse_model=synapse_model)
     n = len(found)
     claim = "every recurrent neuron gets the learning signal of every readout"
@@ -745,6 +747,15 @@ def check_learning_signal(readout, neurons, *, weight_std: float, synapse_model:
         hint = f"draw the weights with 'weight': nest.random.normal(0.0, std), std = {weight_std:.2g}"
     ok = weight_std / 2 < std < 2 * weight_std and abs(mean) < weight_std / 2
     selfcheck.check(ok, "the feedback weights are random, centred on 0, with the intended spread", evidence, hint)
+
+
+def _local_count(nest, nodes) -> int:
+    """How many of ``nodes`` live in this process (all of them without MPI)."""
+    if nest.NumProcesses() == 1:
+        return len(nodes)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*GetLocalNodeCollection.*")  # unsafe only in collective calls
+        return len(nest.GetLocalNodeCollection(nodes))
 
 
 def _softmax_connections(readout):

@@ -30,14 +30,16 @@ files, bit for bit, whatever the split into ranks and threads.
 
 from __future__ import annotations
 
-import dataclasses
+import os
 import resource
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..core.kernel import default_threads, import_nest, reset_kernel
+from ..core import notebook_code
+from ..core.analysis import mean_rate
+from ..core.kernel import THREADS_ENV, default_threads, import_nest, reset_kernel
 from . import gather
 
 NETWORKS = ("astrocytes", "eprop")
@@ -73,16 +75,21 @@ def _run_info(network: str, size: float, seed: int, threads: int) -> dict:
     }
 
 
+ASTROCYTE_NOTEBOOK = ("astrocytes", "02_pools_and_network")
+
+
 def run_astrocytes(
     size: float = 1.0, *, seed: int = 1, threads: int = 1, t_sim: float = 1000.0, sic: bool = True
 ) -> tuple[dict, dict]:
-    """The astrocytes part's balanced network with ``size`` x 1,000 neurons.
+    """The astrocytes part's balanced network with ``size`` x 1,000 neurons: the cells
+    of notebook astrocytes/02 tagged ``network`` (section 2), run with a larger
+    ``config``.
 
     Returns (summary, spikes) as described in the module docstring. All neurons are
     recorded. ``size`` must be at least 0.5 (the in-degree of 400 excitatory inputs
     needs 500 excitatory neurons).
     """
-    from ..parts.astrocytes import BalancedNetworkConfig, network_statistics, run_balanced_network
+    from ..parts.astrocytes import BalancedNetworkConfig, spike_statistics
 
     size = _check_size(size)
     n_neurons = int(round(1000 * size))
@@ -93,19 +100,22 @@ def run_astrocytes(
         raise ValueError(
             f"size {size} gives {n_neurons} neurons, which the network cannot have: {error} (use a size of at least 0.5)"
         ) from None
+    network = notebook_code.run_cells(notebook_code.solution_notebook(*ASTROCYTE_NOTEBOOK), {"config": config, "SEED": seed})
     started = time.perf_counter()
     # This command owns its process, and so its kernel: it resets it, like a notebook.
     reset_kernel(seed=seed, threads=threads)
-    result = run_balanced_network(config, sic=sic)
+    nodes = network["create_nodes"](config)
+    network["connect_excitatory"](config, nodes)
+    run = network["finish_and_run"](config, nodes, sic)
     wall = time.perf_counter() - started
+    # The notebook reads this rank's recorders; the spikes of every rank, in canonical order:
+    spikes = gather.gather_events(run["spikes"])
     n_connections = gather.count_connections()
-    # Irregularity and synchrony over a fixed number of neurons: their cost grows as n².
-    sample = dataclasses.replace(result, recorded=result.recorded[:STATISTICS_NEURONS])
-    keep = np.isin(result.spikes["senders"], sample.recorded)
-    sample.spikes = {key: value[keep] for key, value in result.spikes.items()}
     t_start = min(200.0, config.t_sim / 2)  # skip the onset transient
-    stats = network_statistics(sample, t_start, config.t_sim)
-    times = result.spikes["times"]
+    # Irregularity and synchrony over a fixed number of neurons: their cost grows as n².
+    sample = run["recorded"][:STATISTICS_NEURONS]
+    keep = np.isin(spikes["senders"], sample)
+    stats = spike_statistics({key: value[keep] for key, value in spikes.items()}, sample, t_start, config.t_sim)
     summary = {
         **_run_info("astrocytes", size, seed, threads),
         "n_neurons": n_neurons,
@@ -113,83 +123,39 @@ def run_astrocytes(
         "n_connections": n_connections,
         "t_sim_ms": config.t_sim,
         "sic": sic,
-        "n_spikes": int(times.size),
-        "rate_hz": float(np.count_nonzero(times >= t_start) / n_neurons / ((config.t_sim - t_start) / 1000.0)),
+        "n_spikes": int(spikes["times"].size),
+        "rate_hz": mean_rate(spikes, n_neurons, t_start, config.t_sim),
         "statistics_window_ms": [t_start, config.t_sim],
-        "statistics_neurons": len(sample.recorded),
+        "statistics_neurons": len(sample),
         "cv": stats["cv"],
         "chi": stats["chi"],
         "correlation": stats["correlation"],
         "wall_s": wall,
         "peak_memory_mb_per_rank": gather.allgather(peak_memory_mb()),
     }
-    return summary, {"times": result.spikes["times"], "senders": result.spikes["senders"].astype(np.int64)}
+    return summary, {"times": spikes["times"], "senders": spikes["senders"].astype(np.int64)}
 
 
-def _eprop_network(nest, target, n: int, seed: int, learning_rate: float):
-    """Notebook eprop/01's network (section 2) with ``n`` inputs and ``n`` recurrent
-    neurons, in the current kernel; returns its PatternTrainer."""
-    from ..parts.eprop import PatternTrainer, frozen_noise
-
-    kappa, steps = 0.97, len(target)
-    scale = 1.0 - kappa
-    generators = nest.Create("spike_generator", n)
-    inputs = nest.Create("parrot_neuron", n)
-    rec = nest.Create(
-        "eprop_iaf",
-        n,
-        {
-            "C_m": 1.0, "E_L": 0.0, "V_m": 0.0, "V_th": 0.03, "tau_m": 30.0, "t_ref": 0.0, "I_e": 0.0,
-            "surrogate_gradient_function": "piecewise_linear", "surrogate_gradient_height": 10.0,
-            "surrogate_gradient_width": 0.03, "kappa": kappa, "kappa_reg": kappa, "c_reg": 300.0 / steps,
-            "f_target": 10.0, "eprop_isi_trace_cutoff": 100, "flush_event_send_interval": float(steps),
-        },
-    )  # fmt: skip
-    readout = nest.Create("eprop_readout", 1, {"C_m": 1.0, "E_L": 0.0, "V_m": 0.0, "tau_m": 30.0, "eprop_isi_trace_cutoff": 100})
-    targets = nest.Create("step_rate_generator", 1)
-    window = nest.Create("step_rate_generator", params={"amplitude_times": [2.0], "amplitude_values": [1.0]})
-    rate = {"synapse_model": "rate_connection_delayed", "delay": 1.0}
-    nest.Connect(generators, inputs, "one_to_one", {"delay": 1.0})
-    nest.Connect(targets, readout, "one_to_one", {**rate, "receptor_type": 2})
-    nest.Connect(window, readout, "all_to_all", {**rate, "receptor_type": 1})
-    optimizer = {"type": "gradient_descent", "eta": learning_rate * scale**2, "batch_size": 1, "optimize_each_step": False}
-    nest.SetDefaults("eprop_synapse", {"optimizer": {**optimizer, "Wmin": -100.0, "Wmax": 100.0}})
-    all_to_all = {"rule": "all_to_all", "allow_autapses": False}
-    for pre, post in [(inputs, rec), (rec, rec), (rec, readout)]:
-        weight = nest.random.normal(0.0, scale / np.sqrt(n))
-        nest.Connect(pre, post, all_to_all, {"synapse_model": "eprop_synapse", "delay": 1.0, "weight": weight})
-    nest.Connect(
-        readout,
-        rec,
-        "all_to_all",
-        {
-            "synapse_model": "eprop_learning_signal_connection",
-            "delay": 1.0,
-            "weight": nest.random.normal(0.0, scale / np.sqrt(n)),
-        },
-    )
-    recorder = nest.Create("multimeter", {"interval": 1.0, "record_from": ["readout_signal", "target_signal"]})
-    nest.Connect(recorder, readout)
-    noise = frozen_noise(n, steps, 50.0, seed=seed, silent_ms=3)
-    return PatternTrainer(target, noise, input_generators=generators, target_generators=targets, readout_recorder=recorder)
+EPROP_NOTEBOOK = ("eprop", "01_pattern_generation")
 
 
 def run_eprop(
     size: float = 1.0, *, seed: int = 1, threads: int = 1, iterations: int = 20, learning_rate: float = 5e-4
 ) -> tuple[dict, dict]:
-    """The e-prop pattern-generation network of notebook eprop/01 (sine target) with
-    ``size`` x 100 recurrent neurons and inputs, trained for ``iterations``. Returns
-    (summary, weights)."""
-    from ..parts.eprop import sine_pattern
-
+    """The e-prop pattern-generation network with ``size`` x 100 recurrent neurons and
+    inputs, trained for ``iterations``: the cells of notebook eprop/01 tagged ``network``
+    (sections 1-3 up to the trainer), run with these sizes. Returns (summary, weights)."""
     size = _check_size(size)
     n = int(round(100 * size))
     if not 2 <= n <= 2000:
         raise ValueError(f"size {size} gives {n} recurrent neurons; e-prop here takes 2 to 2000 (size 0.02 to 20)")
     started = time.perf_counter()
-    nest = reset_kernel(seed=seed, threads=threads, resolution=1.0)
-    trainer = _eprop_network(nest, sine_pattern(seed=seed), n, seed, learning_rate)
-    history = trainer.train(iterations, progress=False)
+    # The notebook's cells reset the kernel themselves, with the threads a participant's
+    # kernel would take: this command owns its process, so it sets them there.
+    os.environ[THREADS_ENV] = str(threads)
+    parameters = {"seed": seed, "n_in": n, "n_rec": n, "learning_rate": learning_rate}
+    network = notebook_code.run_cells(notebook_code.solution_notebook(*EPROP_NOTEBOOK), parameters)
+    history = network["trainer"].train(iterations, progress=False)
     wall = time.perf_counter() - started
     weights = gather.gather_connections(("source", "target", "weight"), synapse_model="eprop_synapse")
     loss = [float(x) for x in history["loss"]]
