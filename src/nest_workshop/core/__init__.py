@@ -4,6 +4,7 @@
 models through ``build_cache``, ``analysis`` and ``plotting`` read and draw recorder
 data, ``selfcheck`` holds the notebooks' self-checks, ``environment`` the first-cell
 check, ``validation`` the input checks the parts share and ``isolation`` what keeps
-third-party output and folders out of the notebook. Nothing here imports a part, a
-tool or the scale-out package.
+third-party output and folders out of the notebook; ``notebook_code`` runs a notebook's
+network cells for the tools and tests, so each network has one definition. Nothing here
+imports a part, a tool or the scale-out package.
 """
