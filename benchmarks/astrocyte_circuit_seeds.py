@@ -3,8 +3,8 @@
 Notebook 01 builds a tripartite circuit (100 Poisson parrots -> a neuron with SIC and its
 twin without, and an astrocyte) and a sweep of five SIC weights; the pool tests count the
 connections of TripartiteConnect. Both pin one thread (a few nodes), so only the seed
-changes their random numbers. For each seed this script repeats their measurements with
-the same NEST calls and writes benchmarks/results/astrocyte_circuit_seeds.json and .md,
+changes their random numbers. For each seed this script repeats their measurements (the
+circuit with the notebook's own cells, the sweep and the counts with the same NEST calls) and writes benchmarks/results/astrocyte_circuit_seeds.json and .md,
 with the margin of each check.
 
     .venv/bin/python benchmarks/astrocyte_circuit_seeds.py [--seeds 1 2 3 4 5]
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nest_workshop.core import notebook_code
 from nest_workshop.core.kernel import reset_kernel
 from nest_workshop.parts import astrocytes
 
@@ -25,30 +26,15 @@ T_SIM, T_FROM, WEIGHTS = 30000.0, 10000.0, [0.0, 10.0, 25.0, 50.0, 100.0]
 
 
 def circuit(seed: int) -> dict:
-    """Notebook 02, section 1: the neuron with SIC and its twin."""
-    nest = reset_kernel(seed=seed, threads=1)
-    astrocyte = nest.Create("astrocyte_lr_1994")
-    post = nest.Create("aeif_cond_alpha_astro", params={"tau_syn_ex": 2.0})
-    twin = nest.Create("aeif_cond_alpha_astro", params={"tau_syn_ex": 2.0})
-    pre = nest.Create("parrot_neuron", 100)
-    nest.Connect(nest.Create("poisson_generator", params={"rate": 3.0}), pre)
-    nest.Connect(pre, post + twin, syn_spec={"weight": 4.0})
-    nest.Connect(pre, astrocyte, syn_spec={"weight": 1.0})
-    nest.Connect(astrocyte, post, syn_spec={"synapse_model": "sic_connection", "weight": 50.0})
-    spikes = nest.Create("spike_recorder")
-    nest.Connect(post + twin, spikes)
-    meter = nest.Create("multimeter", params={"record_from": ["V_m"], "interval": 1.0})
-    nest.Connect(meter, post + twin)
-    nest.Simulate(T_SIM)
-    traces = astrocytes.traces_by_node(meter)
-    v = {n.global_id: traces[n.global_id]["V_m"][traces[n.global_id]["times"] >= T_FROM].mean() for n in (post, twin)}
-    rate_on, rate_off = (astrocytes.late_rate(spikes, n, T_FROM, T_SIM) for n in (post, twin))
-    return {
-        "rate_on": rate_on,
-        "rate_off": rate_off,
-        "ratio": rate_on / rate_off,
-        "depolarisation_mV": v[post.global_id] - v[twin.global_id],
-    }
+    """Notebook 01, section 2: the neuron with SIC and its twin, run by the notebook's own
+    cells (those tagged ``network``, up to the circuit's run)."""
+    run = notebook_code.run_cells(
+        notebook_code.solution_notebook("astrocytes", "01_astrocyte_and_synapse"), {"SEED": seed}, until="cell-14"
+    )
+    post, twin, with_sic, without_sic = run["post"], run["twin"], run["with_sic"], run["without_sic"]
+    v_on, v_off = (trace["V_m"][trace["times"] >= T_FROM].mean() for trace in (with_sic, without_sic))
+    rate_on, rate_off = (astrocytes.node_rate(run["spikes"], n, T_FROM, run["T_SIM"]) for n in (post, twin))
+    return {"rate_on": rate_on, "rate_off": rate_off, "ratio": rate_on / rate_off, "depolarisation_mV": v_on - v_off}
 
 
 def sweep(seed: int) -> list[float]:
@@ -65,7 +51,7 @@ def sweep(seed: int) -> list[float]:
     spikes = nest.Create("spike_recorder")
     nest.Connect(neurons, spikes)
     nest.Simulate(T_SIM)
-    return [astrocytes.late_rate(spikes, n, T_FROM, T_SIM) for n in neurons]
+    return [astrocytes.node_rate(spikes, n, T_FROM, T_SIM) for n in neurons]
 
 
 def third_out_counts(first_seed: int) -> list[int]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nest_workshop.scaleout.gather import clean_environment, mpirun_command
+from nest_workshop.scaleout.launch import clean_environment, mpirun_command
 
 RESULTS = Path(__file__).with_name("results")
 NEST_WORKSHOP = str(Path(sys.executable).with_name("nest-workshop"))

@@ -25,9 +25,8 @@ import psutil
 
 from nest_workshop.core import nestml
 from nest_workshop.core.kernel import available_cores
-from nest_workshop.tools import exercises
-from nest_workshop.tools import notebook_runner as check
-from nest_workshop.tools.cli import MANIFEST_NAME, read_manifest
+from nest_workshop.core.nestml import MANIFEST_NAME, read_manifest
+from nest_workshop.tools import exercises, notebook_runner
 
 ROOT = Path(__file__).resolve().parents[1]
 MATERIALS = ROOT / "materials"
@@ -74,10 +73,10 @@ def bench_notebooks(repeats: int) -> list[str]:
     ]
     for solution in exercises.find_solutions(MATERIALS):
         name = str(solution.relative_to(MATERIALS))
-        runs = [check.run_notebook(solution)]
+        runs = [notebook_runner.run_notebook(solution)]
         # short notebooks vary with the machine's mood: take a median
         while runs[-1].passed and runs[-1].wall_s < 120 and len(runs) < repeats:
-            runs.append(check.run_notebook(solution))
+            runs.append(notebook_runner.run_notebook(solution))
         wall = statistics.median(r.wall_s for r in runs)
         peak = max(r.peak_memory_gb for r in runs)
         result = "pass" if all(r.passed for r in runs) else "FAIL " + next(r.error for r in runs if not r.passed)

@@ -34,8 +34,8 @@ import nbformat
 
 from nest_workshop.core import nestml
 from nest_workshop.core.kernel import available_cores
+from nest_workshop.core.nestml import MANIFEST_NAME, read_manifest
 from nest_workshop.tools import notebook_runner, schedule
-from nest_workshop.tools.cli import MANIFEST_NAME, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / schedule.COMPUTE_FILE

@@ -44,11 +44,21 @@ def test_cv_isi_of_a_clock_and_of_poisson_trains(regular_spikes):
         (lambda e: analysis.mean_rate(e, 1, 5, 1), "t_stop"),
         (lambda e: analysis.population_rate(e, 1, 0, 10, bin_ms=0), "bin_ms"),
         (lambda e: analysis.spike_times({"times": []}), "senders"),
+        (lambda e: analysis.mean_rate(e, True, 0, 1000), r"n_neurons must be a whole number of at least 1 .*got True"),
+        (lambda e: analysis.mean_rate(e, 10.5, 0, 1000), r"n_neurons must be a whole number .*got 10.5"),
+        (lambda e: analysis.population_rate(e, True, 0, 10), r"n_neurons must be a whole number .*got True"),
+        (lambda e: analysis.population_rate(e, 1, 0, 10, bin_ms=float("nan")), "bin_ms must be a positive number"),
+        (lambda e: analysis.cv_isi(e, 0, 100, min_spikes=3.0), r"min_spikes must be a whole number of at least 3 \(two"),
     ],
 )
 def test_bad_input_is_explained(regular_spikes, call, message):
     with pytest.raises(ValueError, match=message):
         call(regular_spikes)
+
+
+def test_numpy_integer_counts_are_accepted(regular_spikes):
+    assert analysis.mean_rate(regular_spikes, np.int64(10), 0.0, 1000.0) == pytest.approx(100.0)
+    assert analysis.population_rate(regular_spikes, np.int32(10), 0.0, 1000.0, bin_ms=10.0)[1] == pytest.approx(100.0)
 
 
 def test_raster_has_spikes_and_labelled_rate(regular_spikes):

@@ -8,32 +8,37 @@ from nest_workshop.core import notebook_code
 from nest_workshop.core import selfcheck as nw_selfcheck
 from nest_workshop.parts import astrocytes as A
 
-
-def driven_astrocytes(rates, t_sim):
-    """One astrocyte per input rate (spikes/s), each driven by its own Poisson train:
-    NEST's model, read by the part's measures (notebook 1 shows 0 and 300 spikes/s)."""
-    nest = reset_kernel(seed=3, threads=1)
-    astro = nest.Create("astrocyte_lr_1994", len(rates))
-    drive = nest.Create("poisson_generator", len(rates), params=[{"rate": r} for r in rates])
-    nest.Connect(drive, astro, "one_to_one", syn_spec={"weight": 1.0})
-    meter = nest.Create("multimeter", params={"record_from": ["IP3", "Ca_astro"], "interval": 10.0})
-    nest.Connect(meter, astro)
-    nest.Simulate(t_sim)
-    return dict(zip(rates, A.traces_by_node(meter).values())), nest.GetDefaults("astrocyte_lr_1994")["Ca_astro"]
+NOTEBOOK_1 = ("astrocytes", "01_astrocyte_and_synapse")
 
 
-def test_astrocyte_without_input_stays_at_rest_and_driven_one_rises():
-    traces, rest = driven_astrocytes([0.0, 300.0], t_sim=30000.0)
-    assert np.max(np.abs(traces[0.0]["Ca_astro"] - rest)) < 0.005
-    assert A.calcium_response(traces[300.0], t_from=10000.0)["mean"] > 2 * rest
+def notebook_1(until=None, **parameters):
+    """Notebook 1's network cells, as participants run them: the tripartite circuit
+    (section 2, up to its run in cell-14) and the astrocytes driven at eight rates
+    (section 3, which starts a new kernel)."""
+    return notebook_code.run_cells(notebook_code.solution_notebook(*NOTEBOOK_1), parameters, until=until)
 
 
-def test_intermediate_input_oscillates_low_and_high_do_not():
-    traces, _ = driven_astrocytes([100.0, 300.0, 1000.0], t_sim=40000.0)
-    summary = {rate: A.calcium_response(trace, t_from=15000.0) for rate, trace in traces.items()}
-    assert not summary[100.0]["oscillating"] and summary[100.0]["n_peaks"] == 0
-    assert summary[300.0]["oscillating"] and summary[300.0]["n_peaks"] >= 2
-    assert not summary[1000.0]["oscillating"]
+@pytest.fixture(scope="module")
+def notebook_run():
+    return notebook_1()
+
+
+@pytest.fixture(scope="module")
+def circuit_run():
+    return notebook_1(until="cell-14")
+
+
+def test_astrocyte_without_input_stays_at_rest_and_driven_one_rises(notebook_run):
+    by_rate, rest = notebook_run["by_rate"], notebook_run["nest"].GetDefaults("astrocyte_lr_1994")["Ca_astro"]
+    assert np.max(np.abs(by_rate[0]["Ca_astro"] - rest)) < 0.005
+    assert A.calcium_response(by_rate[300], t_from=10000.0)["mean"] > 2 * rest
+
+
+def test_intermediate_input_oscillates_low_and_high_do_not(notebook_run):
+    summary = {rate: A.calcium_response(trace, t_from=15000.0) for rate, trace in notebook_run["by_rate"].items()}
+    assert not summary[100]["oscillating"] and summary[100]["n_peaks"] == 0
+    assert summary[300]["oscillating"] and summary[300]["n_peaks"] >= 2
+    assert not summary[1000]["oscillating"]
 
 
 def test_calcium_response_on_a_known_trace():
@@ -46,50 +51,32 @@ def test_calcium_response_on_a_known_trace():
         A.calcium_response(trace, t_from=20000.0)
 
 
-def tripartite_circuit(w_sic, t_sim=20000.0):
-    """Notebook 2's circuit: 100 Poisson parrots drive a neuron with SIC, its twin without,
-    and the astrocyte."""
-    nest = reset_kernel(seed=1, threads=1)
-    astrocyte = nest.Create("astrocyte_lr_1994")
-    post, twin = nest.Create("aeif_cond_alpha_astro", 2, params={"tau_syn_ex": 2.0})
-    pre = nest.Create("parrot_neuron", 100)
-    nest.Connect(nest.Create("poisson_generator", params={"rate": 3.0}), pre)
-    nest.Connect(pre, post + twin, syn_spec={"weight": 4.0})
-    nest.Connect(pre, astrocyte, syn_spec={"weight": 1.0})
-    nest.Connect(astrocyte, post, syn_spec={"synapse_model": "sic_connection", "weight": w_sic})
-    spikes = nest.Create("spike_recorder")
-    nest.Connect(post + twin, spikes)
-    meter = nest.Create("multimeter", params={"record_from": ["V_m", "I_SIC"], "interval": 1.0})
-    nest.Connect(meter, post + twin)
-    nest.Simulate(t_sim)
-    return post, twin, spikes, A.traces_by_node(meter)
-
-
-def test_sic_raises_the_rate_of_the_neuron_but_not_of_its_twin():
-    post, twin, spikes, traces = tripartite_circuit(50.0)
-    on, off = traces[post.global_id], traces[twin.global_id]
+def test_sic_raises_the_rate_of_the_neuron_but_not_of_its_twin(circuit_run):
+    post, twin, spikes, neurons = (circuit_run[name] for name in ("post", "twin", "spikes", "neurons"))
+    on, off = neurons[post.global_id], neurons[twin.global_id]
     assert np.all(off["I_SIC"] == 0) and on["I_SIC"].max() > 100
-    rate_on, rate_off = (A.late_rate(spikes, n, 5000.0, 20000.0) for n in (post, twin))
+    rate_on, rate_off = (A.node_rate(spikes, n, 5000.0, 20000.0) for n in (post, twin))
     assert rate_on > 2 * rate_off > 0
     assert on["V_m"].mean() > off["V_m"].mean() + 1.0
     # without SIC the two neurons are the same: same input spikes, same spikes out
-    post, twin, spikes, traces = tripartite_circuit(0.0)
-    assert np.array_equal(traces[post.global_id]["V_m"], traces[twin.global_id]["V_m"])
-    assert A.late_rate(spikes, post, 0.0, 20000.0) == A.late_rate(spikes, twin.global_id, 0.0, 20000.0)
+    silent = notebook_1(until="cell-14", W_SIC=0.0)
+    post, twin, spikes, neurons = (silent[name] for name in ("post", "twin", "spikes", "neurons"))
+    assert np.array_equal(neurons[post.global_id]["V_m"], neurons[twin.global_id]["V_m"])
+    assert A.node_rate(spikes, post, 0.0, 20000.0) == A.node_rate(spikes, twin.global_id, 0.0, 20000.0)
 
 
-def test_late_rate_counts_one_node_in_a_window():
+def test_node_rate_counts_one_node_in_a_window():
     nest = reset_kernel(seed=1, threads=1)
     neurons = nest.Create("parrot_neuron", 2)
     nest.Connect(nest.Create("spike_generator", params={"spike_times": [10.0, 20.0, 30.0, 1500.0]}), neurons[0])
     spikes = nest.Create("spike_recorder")
     nest.Connect(neurons, spikes)
     nest.Simulate(2000.0)
-    assert A.late_rate(spikes, neurons[0], 0.0, 1000.0) == pytest.approx(3.0)
-    assert A.late_rate(spikes, neurons[0], 1000.0, 2000.0) == pytest.approx(1.0)
-    assert A.late_rate(spikes, neurons[1], 0.0, 2000.0) == 0.0
+    assert A.node_rate(spikes, neurons[0], 0.0, 1000.0) == pytest.approx(3.0)
+    assert A.node_rate(spikes, neurons[0], 1000.0, 2000.0) == pytest.approx(1.0)
+    assert A.node_rate(spikes, neurons[1], 0.0, 2000.0) == 0.0
     with pytest.raises(ValueError, match="must be after"):
-        A.late_rate(spikes, neurons[0], 100.0, 100.0)
+        A.node_rate(spikes, neurons[0], 100.0, 100.0)
 
 
 def tripartite(pool_type, pool_size, n_pre=40, n_post=20, n_astro=40, p=0.5, p_third=0.4, seed=1):

@@ -7,6 +7,7 @@ import pytest
 
 import nest_workshop as nw
 from nest_workshop.core import notebook_code
+from nest_workshop.core.kernel import KernelStateError
 from nest_workshop.parts import eprop
 
 # ---- targets ---------------------------------------------------------------------------
@@ -217,7 +218,7 @@ def test_pattern_trainer_continues_after_a_presentation_by_hand(one_thread):
     trainer.train(2, progress=False)
     assert nest.biological_time == 300.0 and trainer.before.readout.shape[1] >= 95
     nest.Simulate(50.0)
-    with pytest.raises(ValueError, match="inside one"):
+    with pytest.raises(KernelStateError, match="inside one"):
         trainer_for(net)
 
 
@@ -335,63 +336,46 @@ def test_bad_pattern_trainer_arguments_are_refused(one_thread, case):
 
 def test_trainer_needs_1_ms_steps_and_time_zero(one_thread):
     nest = nw.reset_kernel(seed=1, resolution=0.1)
-    with pytest.raises(ValueError, match="resolution=1"):
+    with pytest.raises(KernelStateError, match="resolution=1"):
         eprop.PatternTrainer(np.zeros(100), eprop.frozen_noise(2, 100, silent_ms=3), input_generators=None,
                              target_generators=None, readout_recorder=None)  # fmt: skip
     nest = nw.reset_kernel(seed=1, resolution=1.0)
     nest.Simulate(5.0)
-    with pytest.raises(ValueError, match="simulated 5 ms"):
+    with pytest.raises(KernelStateError, match="simulated 5 ms"):
         eprop.TrialTrainer(eprop.CueTask(), input_generators=None, target_generators=None, readout_recorder=None, seed=1)
 
 
-def evidence_network(nest, task, n_regular=5, n_adaptive=5, batch_size=4, eta=0.01):
-    """Notebook 2's network, small: regular and adaptive _bsshslm_2020 neurons, two readouts."""
-    T = float(task.trial_ms)
-    nest.set(eprop_update_interval=T, eprop_learning_window=float(task.recall_ms), eprop_reset_neurons_on_update=True)
-    generators = nest.Create("spike_generator", task.n_inputs)
-    inputs = nest.Create("parrot_neuron", task.n_inputs)
-    nest.Connect(generators, inputs, "one_to_one", {"delay": 1.0})
-    neuron = {"V_th": 0.6, "surrogate_gradient_function": "piecewise_linear", "surrogate_gradient_height": 0.5,
-              "surrogate_gradient_width": 0.6, "t_ref": 5.0, "flush_event_send_interval": T}  # fmt: skip
-    regular = nest.Create("eprop_iaf_bsshslm_2020", n_regular, neuron)
-    adaptive = nest.Create("eprop_iaf_adapt_bsshslm_2020", n_adaptive, {**neuron, "adapt_tau": 2000.0, "adapt_beta": 0.1})
-    rec = regular + adaptive
-    readout = nest.Create("eprop_readout_bsshslm_2020", 2, {"loss": "cross_entropy"})
-    targets = nest.Create("step_rate_generator", 2)
-    rate = {"synapse_model": "rate_connection_delayed", "delay": 1.0}
-    nest.Connect(targets, readout, "one_to_one", {**rate, "receptor_type": 2})
-    nest.Connect(readout, readout, {"rule": "all_to_all", "allow_autapses": False}, {**rate, "receptor_type": 1})
-    nest.SetDefaults(
-        "eprop_synapse_bsshslm_2020",
-        {"average_gradient": True, "optimizer": {"type": "adam", "batch_size": batch_size, "eta": eta}},
-    )
-    syn = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": 1.0, "weight": nest.random.normal(0.0, 0.3)}
-    nest.Connect(inputs, rec, "all_to_all", syn)
-    nest.Connect(rec, rec, {"rule": "all_to_all", "allow_autapses": False}, syn)
-    nest.Connect(rec, readout, "all_to_all", syn)
-    nest.Connect(readout, rec, "all_to_all", {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": 1.0})
-    mm_readout = nest.Create("multimeter", {"interval": 1.0, "record_from": ["readout_signal"]})
-    nest.Connect(mm_readout, readout)
-    mm = nest.Create("multimeter", {"interval": 1.0, "record_from": ["V_th_adapt"]})
-    nest.Connect(mm, adaptive[:2])
-    spikes = nest.Create("spike_recorder")
-    nest.Connect(rec, spikes)
-    return {"generators": generators, "targets": targets, "mm_readout": mm_readout, "mm": mm, "spikes": spikes,
-            "adaptive": adaptive}  # fmt: skip
+def notebook_evidence_network(n=5, batch_size=4, learning_rate=0.01, seed=1):
+    """Notebook 2's network cells (sections 1-3: task, network, trainer) with short trials
+    (a 50 ms delay), ``n`` regular and ``n`` adaptive neurons and small batches: the
+    network participants build, small. Returns the notebook's namespace."""
+    parameters = dict(task=eprop.CueTask(delay_ms=50), n_regular=n, n_adaptive=n, batch_size=batch_size,
+                      learning_rate=learning_rate, seed=seed)  # fmt: skip
+    return notebook_code.run_cells(notebook_code.solution_notebook("eprop", "02_evidence_accumulation"), parameters)
+
+
+def test_section_7s_classifier_is_section_2s_network(one_thread):
+    """Notebook 2 writes its network twice, cell by cell (section 2) and as one function
+    (section 7): same seed, same connections and the same random weights."""
+    net = notebook_evidence_network()
+    nest = net["nest"]
+
+    def network():
+        models = ("eprop_synapse_bsshslm_2020", "eprop_learning_signal_connection_bsshslm_2020", "rate_connection_delayed")
+        found = {m: sorted(np.round(np.atleast_1d(nest.GetConnections(synapse_model=m).get("weight")), 12)) for m in models}
+        found["adaptive"] = nest.GetNodes({"model": "eprop_iaf_adapt_bsshslm_2020"}).get(list(net["adaptive_params"]))
+        return found
+
+    cells = network()
+    nw.reset_kernel(seed=1, resolution=1.0)
+    net["build_classifier"](net["n_regular"], net["n_adaptive"])
+    assert network() == cells
+    assert len(cells["eprop_synapse_bsshslm_2020"]) == 40 * 10 + 10 * 9 + 10 * 2
 
 
 def test_trial_trainer_runs_and_evaluates(one_thread):
-    nest = nw.reset_kernel(seed=1, resolution=1.0)
-    task = eprop.CueTask(delay_ms=50)
-    net = evidence_network(nest, task)
-    trainer = eprop.TrialTrainer(
-        task,
-        input_generators=net["generators"],
-        target_generators=net["targets"],
-        readout_recorder=net["mm_readout"],
-        trace_recorders={"spikes": net["spikes"], "adaptive": net["mm"]},
-        seed=1,
-    )
+    net = notebook_evidence_network()
+    nest, task, trainer = net["nest"], net["task"], net["trainer"]
     history = trainer.train(n_iterations=3, progress=False)
     assert trainer.batch_size == 4 and trainer.n_trials_run == 12  # the optimizer's batch size
     assert len(history["loss"]) == 3 and all(np.isfinite(history["loss"]))
@@ -407,18 +391,17 @@ def test_trial_trainer_runs_and_evaluates(one_thread):
     recall = snap.readout[:, -task.recall_ms :]
     assert np.allclose(recall.sum(axis=0), 1.0)  # a softmax over the two readouts, in the recall window
     assert np.all(np.isnan(snap.readout[:, : -task.recall_ms]))  # and only there
-    assert snap.recorded["adaptive"]["V_th_adapt"].shape == (2, task.trial_ms)
+    assert snap.recorded["adaptive"]["V_th_adapt"].shape == (3, task.trial_ms)
     assert snap.trial.spikes.shape == (1, task.n_inputs, task.trial_ms)
 
 
 def test_trial_trainer_needs_the_kernel_set_for_its_trials(one_thread):
-    nest = nw.reset_kernel(seed=1, resolution=1.0)
-    net = evidence_network(nest, eprop.CueTask(delay_ms=50))
-    with pytest.raises(ValueError, match="eprop_update_interval=800"):
+    net = notebook_evidence_network()
+    with pytest.raises(KernelStateError, match="eprop_update_interval=800"):
         eprop.TrialTrainer(
             eprop.CueTask(),
-            input_generators=net["generators"],
-            target_generators=net["targets"],
+            input_generators=net["input_generators"],
+            target_generators=net["target_generators"],
             readout_recorder=net["mm_readout"],
             seed=1,
         )

@@ -1,5 +1,6 @@
 """Kernel set-up: seed, threads, resolution, quiet output."""
 
+import numpy as np
 import pytest
 
 from nest_workshop import reset_kernel
@@ -97,3 +98,41 @@ def test_require_fresh_kernel_names_the_helper_and_the_fix():
     nest.Create("iaf_psc_alpha", 3)
     with pytest.raises(kernel.KernelNotFreshError, match=r"my_helper .* already has 3 nodes.*nw.reset_kernel"):
         kernel.require_fresh_kernel("my_helper")
+
+
+def test_one_error_for_a_kernel_in_the_wrong_state():
+    """Every kernel precondition raises KernelStateError (a RuntimeError) saying what to call."""
+    assert issubclass(kernel.KernelNotFreshError, kernel.KernelStateError)
+    assert issubclass(kernel.KernelStateError, RuntimeError)
+    nest = reset_kernel(seed=1, threads=1, resolution=0.1)
+    assert kernel.require_resolution("my_helper", 0.1) is nest
+    assert kernel.require_time_zero("my_helper", "needs time 0", "reset") is nest
+    with pytest.raises(kernel.KernelStateError, match=r"my_helper runs at a 1 ms time step.*0.1 ms.*resolution=1\)"):
+        kernel.require_resolution("my_helper", 1.0)
+    nest.Simulate(5.0)
+    with pytest.raises(
+        kernel.KernelStateError, match="my_helper needs time 0, and this kernel has simulated 5 ms already: reset"
+    ):
+        kernel.require_time_zero("my_helper", "needs time 0", "reset")
+
+
+def test_part_preconditions_raise_kernel_state_error():
+    from nest_workshop.parts import eprop
+    from nest_workshop.parts import sequences as S
+
+    reset_kernel(seed=1, threads=1, resolution=0.1)
+    with pytest.raises(kernel.KernelStateError, match=r"PatternTrainer runs at a 1 ms time step.*resolution=1\)"):
+        eprop.PatternTrainer(np.zeros(100), eprop.frozen_noise(2, 100, silent_ms=3), input_generators=None,
+                             target_generators=None, readout_recorder=None)  # fmt: skip
+    nest = reset_kernel(seed=1, threads=1, resolution=1.0)
+    nest.Simulate(5.0)
+    with pytest.raises(kernel.KernelStateError, match="TrialTrainer counts presentations from time 0.*simulated 5 ms"):
+        eprop.TrialTrainer(eprop.CueTask(), input_generators=None, target_generators=None, readout_recorder=None, seed=1)
+
+    config = S.SequenceConfig(n_elements=2, n_per_element=4, pattern_size=2, indegree=3)
+    schedule = S.episode_schedule(["AB"], config, 1)
+    nest = reset_kernel(seed=1, threads=1)
+    exc = nest.Create("iaf_psc_alpha", 8)
+    nest.Simulate(5.0)
+    with pytest.raises(kernel.KernelStateError, match=r"train runs the schedule from time 0.*simulated 5 ms.*nw.reset_kernel"):
+        S.train(exc, schedule, spike_recorder=None, dap_recorder=None, progress=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nest_workshop.scaleout import mpi_wheel as mpi_setup
+from nest_workshop.scaleout import mpi_wheel
 
 FIELDS = {
     "recipe": 1,
@@ -38,7 +38,7 @@ class FakeBuilder:
         self.calls += 1
         if self.fail:
             (workdir / "half-written.o").write_text("x")
-            raise mpi_setup.MpiSetupError("compiler failed")
+            raise mpi_wheel.MpiSetupError("compiler failed")
         wheel = workdir / "nest_simulator-3.10.0-cp311-cp311-linux_x86_64.whl"
         with zipfile.ZipFile(wheel, "w") as archive:
             archive.writestr("nest/__init__.py", f"# build {self.calls}\n")
@@ -50,7 +50,7 @@ def entries(root: Path) -> list[str]:
 
 
 def test_key_changes_with_every_field():
-    base = mpi_setup.key_of(FIELDS)
+    base = mpi_wheel.key_of(FIELDS)
     assert base.startswith("nest-3.10.0-mpi-")
     for name, other in [
         ("openmpi", "5.0.7"),
@@ -60,35 +60,35 @@ def test_key_changes_with_every_field():
         ("gsl", "2.8"),
         ("cmake_defines", {"with-mpi": "OFF"}),
     ]:
-        assert mpi_setup.key_of({**FIELDS, name: other}) != base, name
+        assert mpi_wheel.key_of({**FIELDS, name: other}) != base, name
 
 
 def test_real_key_fields_describe_this_machine():
-    if not mpi_setup._output(["ompi_info", "--version"]):
-        with pytest.raises(mpi_setup.MpiSetupError, match="apt-get install -y openmpi-bin libopenmpi-dev"):
-            mpi_setup.build_key_fields()
+    if not mpi_wheel._output(["ompi_info", "--version"]):
+        with pytest.raises(mpi_wheel.MpiSetupError, match="apt-get install -y openmpi-bin libopenmpi-dev"):
+            mpi_wheel.build_key_fields()
         return
-    fields = mpi_setup.build_key_fields()
-    assert fields["nest"] == mpi_setup.NEST_VERSION
+    fields = mpi_wheel.build_key_fields()
+    assert fields["nest"] == mpi_wheel.NEST_VERSION
     assert fields["python_abi"].startswith(f"cpython-{sys.version_info.major}{sys.version_info.minor}")
     assert fields["openmpi"][0].isdigit()
 
 
 def test_built_once_then_reused(tmp_path):
     builder = FakeBuilder()
-    wheel, built = mpi_setup.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
+    wheel, built = mpi_wheel.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
     assert built and builder.calls == 1 and wheel.is_file()
-    again, built_again = mpi_setup.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
+    again, built_again = mpi_wheel.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
     assert (again, built_again, builder.calls) == (wheel, False, 1)
     manifest = json.loads((wheel.parent / "manifest.json").read_text())
-    assert manifest["fields"] == FIELDS and manifest["sha256"] == mpi_setup.sha256_of(wheel)
+    assert manifest["fields"] == FIELDS and manifest["sha256"] == mpi_wheel.sha256_of(wheel)
     assert entries(tmp_path) == [wheel.parent.name]  # no temporary folders left
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "manifest", "delete"])
 def test_damaged_entry_is_rebuilt(tmp_path, damage, capsys):
     builder = FakeBuilder()
-    wheel, _ = mpi_setup.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
+    wheel, _ = mpi_wheel.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
     if damage == "truncate":
         wheel.write_bytes(wheel.read_bytes()[:20])
     elif damage == "flip":
@@ -99,31 +99,31 @@ def test_damaged_entry_is_rebuilt(tmp_path, damage, capsys):
         (wheel.parent / "manifest.json").write_text("{not json")
     else:
         wheel.unlink()
-    assert mpi_setup.entry_problem(wheel.parent, FIELDS) is not None
-    rebuilt, built = mpi_setup.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
+    assert mpi_wheel.entry_problem(wheel.parent, FIELDS) is not None
+    rebuilt, built = mpi_wheel.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
     assert built and builder.calls == 2
-    assert mpi_setup.entry_problem(rebuilt.parent, FIELDS) is None
+    assert mpi_wheel.entry_problem(rebuilt.parent, FIELDS) is None
     assert "not usable" in capsys.readouterr().out
 
 
 def test_entry_for_another_configuration_is_not_used(tmp_path, capsys):
     builder = FakeBuilder()
-    wheel, _ = mpi_setup.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
+    wheel, _ = mpi_wheel.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
     # Someone copied an entry built against another OpenMPI under this key's name.
     manifest = json.loads((wheel.parent / "manifest.json").read_text())
     manifest["fields"]["openmpi"] = "5.0.7"
     (wheel.parent / "manifest.json").write_text(json.dumps(manifest))
-    assert "openmpi" in mpi_setup.entry_problem(wheel.parent, FIELDS)
-    _, built = mpi_setup.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
+    assert "openmpi" in mpi_wheel.entry_problem(wheel.parent, FIELDS)
+    _, built = mpi_wheel.cached_wheel(root=tmp_path, fields=FIELDS, builder=builder)
     assert built and builder.calls == 2
     assert "different configuration (openmpi)" in capsys.readouterr().out
 
 
 def test_failed_build_leaves_nothing(tmp_path):
-    with pytest.raises(mpi_setup.MpiSetupError, match="compiler failed"):
-        mpi_setup.cached_wheel(root=tmp_path, fields=FIELDS, builder=FakeBuilder(fail=True))
+    with pytest.raises(mpi_wheel.MpiSetupError, match="compiler failed"):
+        mpi_wheel.cached_wheel(root=tmp_path, fields=FIELDS, builder=FakeBuilder(fail=True))
     assert entries(tmp_path) == []
-    _, built = mpi_setup.cached_wheel(root=tmp_path, fields=FIELDS, builder=FakeBuilder())
+    _, built = mpi_wheel.cached_wheel(root=tmp_path, fields=FIELDS, builder=FakeBuilder())
     assert built
 
 
@@ -132,25 +132,25 @@ def test_killed_build_leaves_no_entry_and_its_leftovers_are_removed(tmp_path):
     # does not exist, and the next build removes the leftovers.
     script = (  # noqa: UP031 (a script with braces of its own is easier to read with %r)
         "import os, signal, sys; sys.path.insert(0, %r)\n"
-        "from nest_workshop.scaleout import mpi_wheel as mpi_setup\n"
+        "from nest_workshop.scaleout import mpi_wheel\n"
         "def killed(workdir):\n"
         "    (workdir / 'partial.whl').write_bytes(b'PK')\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
-        "mpi_setup.cached_wheel(root=%r, fields=%r, builder=killed)\n"
-    ) % (str(Path(mpi_setup.__file__).parents[2]), str(tmp_path), FIELDS)
+        "mpi_wheel.cached_wheel(root=%r, fields=%r, builder=killed)\n"
+    ) % (str(Path(mpi_wheel.__file__).parents[2]), str(tmp_path), FIELDS)
     result = subprocess.run([sys.executable, "-c", script])
     assert result.returncode == -9
     leftovers = entries(tmp_path)
     assert len(leftovers) == 1 and leftovers[0].startswith(".build-")
-    key = mpi_setup.key_of(FIELDS)
+    key = mpi_wheel.key_of(FIELDS)
     assert not (tmp_path / key).exists()
-    wheel, built = mpi_setup.cached_wheel(root=tmp_path, fields=FIELDS, builder=FakeBuilder())
+    wheel, built = mpi_wheel.cached_wheel(root=tmp_path, fields=FIELDS, builder=FakeBuilder())
     assert built and entries(tmp_path) == [key]
 
 
 def test_cache_root_from_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv(mpi_setup.CACHE_ENV, str(tmp_path / "wheels"))
-    assert mpi_setup.cache_root() == (tmp_path / "wheels").resolve()
+    monkeypatch.setenv(mpi_wheel.CACHE_ENV, str(tmp_path / "wheels"))
+    assert mpi_wheel.cache_root() == (tmp_path / "wheels").resolve()
     assert (tmp_path / "wheels").is_dir()
 
 
@@ -159,6 +159,6 @@ def test_the_mpi_wheel_builds_the_nest_the_bundle_pins():
     root = Path(__file__).resolve().parents[1]
     pins = re.findall(r'"nest-simulator==([^"]+)"', (root / "pyproject.toml").read_text())
     constraints = re.findall(r"^nest-simulator==(\S+)$", (root / "requirements" / "constraints.txt").read_text(), re.M)
-    assert pins == constraints == [mpi_setup.NEST_VERSION], (
-        f"pyproject.toml pins NEST {pins}, constraints.txt {constraints}, the MPI wheel builds {mpi_setup.NEST_VERSION}"
+    assert pins == constraints == [mpi_wheel.NEST_VERSION], (
+        f"pyproject.toml pins NEST {pins}, constraints.txt {constraints}, the MPI wheel builds {mpi_wheel.NEST_VERSION}"
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nest_workshop.core import nestml
-from nest_workshop.tools.cli import MANIFEST_NAME, read_manifest
+from nest_workshop.core.nestml import MANIFEST_NAME, read_manifest
 
 MATERIALS = Path(__file__).resolve().parents[1] / "materials"
 # part folder -> (package module, function that builds the part's NESTML modules)
@@ -47,3 +47,15 @@ def test_manifest_matches_the_package_call(part, monkeypatch):
     for entry in manifest:
         for source in entry["sources"]:
             assert source.is_file(), f"{source} listed in the manifest does not exist"
+
+
+def test_a_bad_manifest_is_explained(tmp_path):
+    from nest_workshop.core.nestml import NestmlError
+
+    broken = tmp_path / MANIFEST_NAME
+    broken.write_text("[[module]\nsources = 1")
+    with pytest.raises(NestmlError, match="nestml_modules.toml: not valid TOML"):
+        read_manifest(broken)
+    broken.write_text('[[module]]\nsource = ["a.nestml"]')
+    with pytest.raises(NestmlError, match=r"module 1: needs 'sources'; allowed keys are .*, not \['source'\]"):
+        read_manifest(broken)

@@ -17,6 +17,14 @@ NETWORKS = {
         {"SEED", "config", "create_nodes", "connect_excitatory", "finish_and_run", "run_network"},
         False,
     ),
+    ("astrocytes", "01_astrocyte_and_synapse"): (
+        {"SEED", "N_PRE", "PRE_RATE", "W_PRE", "W_SIC", "T_SIM", "spikes", "with_sic", "without_sic", "by_rate", "summary"},
+        True,
+    ),
+    ("eprop", "02_evidence_accumulation"): (
+        {"seed", "task", "n_regular", "n_adaptive", "batch_size", "learning_rate", "trainer", "build_classifier"},
+        True,
+    ),
     ("eprop", "01_pattern_generation"): (
         {"seed", "n_in", "n_rec", "learning_rate", "target", "input_spikes", "rec_params", "trainer", "build_pattern_network"},
         True,
@@ -74,6 +82,14 @@ def test_bad_notebooks_are_explained(tmp_path):
     with pytest.raises(NameError) as failure:
         notebook_code.run_cells(write_notebook(tmp_path / "d.ipynb", ("x = 1", ["network"]), ("y = z", ["network"])))
     assert "d.ipynb[c1]" in "".join(__import__("traceback").format_tb(failure.value.__traceback__))
+
+
+def test_until_stops_after_the_named_cell(tmp_path):
+    notebook = write_notebook(tmp_path / "e.ipynb", ("x = 1", ["network"]), ("y = 2", ["network"]), ("z = 3", ["network"]))
+    ran = notebook_code.run_cells(notebook, until="c1")
+    assert (ran["x"], ran["y"], "z" in ran) == (1, 2, False)
+    with pytest.raises(ValueError, match="has no 'network' cell 'c9'; they are c0, c1, c2"):
+        notebook_code.run_cells(notebook, until="c9")
 
 
 def test_parameters_are_assigned_names():

@@ -3,7 +3,7 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from nest_workshop.tools import notebook_runner as check
+from nest_workshop.tools import notebook_runner
 
 
 def write(path, sources):
@@ -25,7 +25,7 @@ def test_passing_notebook_is_measured_in_its_own_folder(tmp_path):
             "assert x == '42'",
         ],
     )
-    run = check.run_notebook(path)
+    run = notebook_runner.run_notebook(path)
     assert run.passed and run.error == ""
     assert run.peak_memory_gb > 0.2  # the kernel held 200 MB
     assert run.nestml == "-"
@@ -33,10 +33,10 @@ def test_passing_notebook_is_measured_in_its_own_folder(tmp_path):
 
 def test_failing_notebook_names_cell_and_error(tmp_path):
     path = write(tmp_path / "bad_solution.ipynb", ["a = 1", "raise ValueError('the network did not learn')", "b = 2"])
-    run = check.run_notebook(path)
+    run = notebook_runner.run_notebook(path)
     assert not run.passed
     assert run.error.startswith("cell 2:") and "the network did not learn" in run.error
-    table = check.format_table([run], tmp_path)
+    table = notebook_runner.format_table([run], tmp_path)
     assert "bad_solution.ipynb" in table and "FAIL cell 2" in table
 
 
@@ -45,10 +45,10 @@ def test_the_nestml_column_is_what_the_kernel_built_or_loaded(tmp_path):
     (compartmental 03 builds through compartmental.build_model, which no text search saw)."""
     record = "from nest_workshop.core import nestml\nnestml.BUILDS['{name}_module'] = '{what}'"
     cached = write(tmp_path / "cached_solution.ipynb", ["x = 1", record.format(name="a", what="cached")])
-    assert check.run_notebook(cached).nestml == "cached"
+    assert notebook_runner.run_notebook(cached).nestml == "cached"
     built = write(
         tmp_path / "built_solution.ipynb", [record.format(name="a", what="cached"), record.format(name="b", what="built")]
     )
-    assert check.run_notebook(built).nestml == "built"
+    assert notebook_runner.run_notebook(built).nestml == "built"
     mentioned = write(tmp_path / "text_only_solution.ipynb", ["# nestml.build( is only mentioned here", "y = 2"])
-    assert check.run_notebook(mentioned).nestml == "-"
+    assert notebook_runner.run_notebook(mentioned).nestml == "-"

@@ -8,6 +8,7 @@ import pytest
 
 from nest_workshop import reset_kernel
 from nest_workshop.core import nestml
+from nest_workshop.core.kernel import KernelStateError
 from nest_workshop.parts import sequences as S
 
 from ._notebook_answers import nestml_cells as _nestml_cells
@@ -143,6 +144,31 @@ def test_config_is_validated():
         S.SequenceConfig(indegree=900).validate()
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_elements": True}, r"n_elements must be a whole number of at least 1 .*got True"),
+        ({"n_per_element": 150.0}, r"n_per_element must be a whole number .*got 150.0"),
+        ({"pattern_size": 0}, r"pattern_size must be a whole number from 1 to 150"),
+        ({"indegree": 900}, r"indegree must be a whole number from 1 to 899 \(below the 900 excitatory neurons\)"),
+        ({"delta_t": 0.0}, "delta_t must be a positive number"),
+        ({"V_th": float("nan")}, "V_th must be a positive number"),
+        ({"lambda_minus": -0.1}, "lambda_minus must be a number of at least 0"),
+        ({"initial_permanence_max": 30.0}, r"initial_permanence_max must lie between 0 and permanence_max \(20.0\), got 30.0"),
+    ],
+)
+def test_config_refuses_what_the_network_cannot_have(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        S.SequenceConfig(**kwargs).validate()
+
+
+def test_counts_accept_numpy_integers():
+    config = S.SequenceConfig(n_elements=np.int64(6), n_per_element=np.int32(150))
+    config.validate()
+    assert S.episode_schedule(["ADBE"], config, np.int64(2)).n_episodes == 2
+    assert S.validate_sequences(["AB"], n_elements=np.int64(2)) == ["A", "B"]
+
+
 def test_replay_orders_follow_the_median_spike_time_of_active_subpopulations():
     config = S.SequenceConfig()
     n = config.n_per_element
@@ -150,6 +176,13 @@ def test_replay_orders_follow_the_median_spike_time_of_active_subpopulations():
     times = np.r_[np.full(20, 1.0), np.full(15, 30.0), np.full(5, 20.0)]
     senders = np.r_[np.arange(20), 2 * n + np.arange(15), n + np.arange(5)]
     assert S.replay_orders(times, senders, [0.0, 100.0], ["A", "B", "C"], config, window=100.0) == [["A", "C"], []]
+
+
+@pytest.mark.parametrize("window", [0, 0.0, -5.0, True, float("nan")])
+def test_replay_orders_refuse_a_window_that_reads_nothing(window):
+    config = S.SequenceConfig()
+    with pytest.raises(ValueError, match=r"window must be a positive number above 0 \(ms after each cue"):
+        S.replay_orders([1.0], [0], [0.0], ["A"], config, window=window)
 
 
 # ---------------------------------------------------------------------------
@@ -299,7 +332,7 @@ def test_inhibition_that_excites_prevents_learning(module):
     assert len(history.synapses_before["source"]) == len(history.synapses_after["source"]) == 900 * 180
     assert history.connectivity(after_training=False, mature_only=False).sum() == 900 * 180
     # a network already simulated cannot run the schedule again
-    with pytest.raises(RuntimeError, match="already been simulated"):
+    with pytest.raises(KernelStateError, match=r"simulated \d+ ms already: build the network again"):
         S.train(exc, schedule, spike_recorder=spikes, dap_recorder=daps, progress=False)
     with pytest.raises(ValueError, match="exc has 150 neurons"):
         S.train(exc[:150], schedule, spike_recorder=spikes, dap_recorder=daps, progress=False)

@@ -174,17 +174,17 @@ def test_every_part_deck_has_a_schematic_and_an_equation(deck):
 
     nb = nbformat.read(deck, as_version=4)
     shown = {name for _, name in deck_figures_shown(deck)}
-    assert shown & deck_figures.SCHEMATICS, "a schematic of the model, drawn by nest_workshop.tools.schematics"
+    assert shown & deck_figures.SCHEMATICS, "a schematic of the model, drawn by nest_workshop.core.schematics"
     text = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert re.search(r"\$\$.+?\$\$", text, re.S), "a displayed equation ($$...$$), rendered by KaTeX"
 
 
-@pytest.mark.parametrize("name", ["eprop_architecture", "sequence_network", "compartment_trees", "tripartite_synapse"])
+@pytest.mark.parametrize("name", ["eprop_architecture", "sequence_contexts", "compartment_trees", "tripartite_synapse"])
 def test_schematics_are_drawn_in_code(name):
     import matplotlib
 
     matplotlib.use("Agg")
-    from nest_workshop.tools import schematics
+    from nest_workshop.core import schematics
 
     fig = getattr(schematics, name)()
     artists = sum(len(ax.patches) + len(ax.lines) + len(ax.texts) for ax in fig.axes)

@@ -5,8 +5,9 @@ The package has four rooms, one per audience (docs/architecture.md draws the pla
 ``core``
     What a notebook uses at run time: ``kernel`` (the one way to reset NEST),
     ``nestml`` (build, cache and load NESTML models), ``analysis``, ``plotting``,
-    ``selfcheck`` (the notebooks' self-checks), ``environment`` (the first-cell check)
-    and ``validation`` (clear errors for bad input).
+    ``schematics`` (the networks drawn, for notebooks and decks), ``selfcheck`` (the
+    notebooks' self-checks), ``environment`` (the first-cell check) and ``validation``
+    (clear errors for bad input).
 ``parts``
     One module per workshop part: ``eprop``, ``sequences``, ``compartmental``,
     ``astrocytes`` - tasks, stimuli, book-keeping, analysis and figures; the networks
@@ -30,8 +31,9 @@ import importlib
 __version__ = "0.1.0"
 
 # Short names a notebook uses, and the module each one stands for.
+_CORE = ("analysis", "environment", "kernel", "nestml", "plotting", "schematics", "selfcheck", "validation")
 _SHORT_NAMES = {
-    **{name: f"core.{name}" for name in ("analysis", "environment", "kernel", "nestml", "plotting", "selfcheck", "validation")},
+    **{name: f"core.{name}" for name in _CORE},
     **{name: f"parts.{name}" for name in ("astrocytes", "compartmental", "eprop", "sequences")},
 }
 
@@ -45,6 +47,11 @@ def __getattr__(name):
     if name in _SHORT_NAMES:
         return importlib.import_module(f"{__name__}.{_SHORT_NAMES[name]}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    # the short names too, so that dir(nw) and completers offer nw.eprop, nw.plotting, ...
+    return sorted(set(globals()) | set(_SHORT_NAMES))
 
 
 __all__ = ["reset_kernel", "__version__", *sorted(_SHORT_NAMES)]

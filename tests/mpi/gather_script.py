@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import nest_workshop as nw
-from nest_workshop.scaleout import gather
+from nest_workshop.core import ranks
 
 threads = int(sys.argv[1])
 nest = nw.reset_kernel(seed=7, threads=threads)
@@ -24,16 +24,16 @@ nest.Simulate(300.0)
 
 local_spikes = len(recorder.get("events")["times"])
 local_connections = len(nest.GetConnections(target=neurons, source=neurons))
-events = gather.gather_events(recorder)  # explicit and collective: every rank calls it
+events = ranks.gather_events(recorder)  # explicit and collective: every rank calls it
 times, senders = nw.analysis.spike_times(events)
-connections = gather.gather_connections(("source", "target", "weight"), source=neurons, target=neurons)
+connections = ranks.gather_connections(("source", "target", "weight"), source=neurons, target=neurons)
 report = {
-    "ranks": gather.num_processes(),
-    "local_spikes": gather.allgather(local_spikes),
-    "local_connections": gather.allgather(local_connections),
+    "ranks": ranks.num_processes(),
+    "local_spikes": ranks.allgather(local_spikes),
+    "local_connections": ranks.allgather(local_connections),
     "gathered_spikes": int(times.size),
     "gathered_connections": int(connections["source"].size),
-    "counted_connections": gather.count_connections(source=neurons, target=neurons),
+    "counted_connections": ranks.count_connections(source=neurons, target=neurons),
     "spikes_sha": __import__("hashlib").sha256(times.tobytes() + senders.astype(np.int64).tobytes()).hexdigest(),
     "rate_hz": nw.analysis.mean_rate(events, 200, 0.0, 300.0),
 }
@@ -44,7 +44,7 @@ if len(sys.argv) > 2:
     out = Path(sys.argv[2])
     figure, (ax_raster, _) = nw.plotting.raster(events, n_neurons=200)
     report["raster_points"] = int(len(ax_raster.lines[0].get_xdata()))  # the plot shows every rank's spikes
-    gather.save_figure(figure, out / "raster.png")
-    gather.write_json(out / "report.json", report)
-if gather.is_root():
+    ranks.save_figure(figure, out / "raster.png")
+    ranks.write_json(out / "report.json", report)
+if ranks.is_root():
     print("RESULT " + json.dumps(report))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nest_workshop.scaleout.gather import clean_environment, mpirun_command
+from nest_workshop.scaleout.launch import clean_environment, mpirun_command
 
 BIN = Path(sys.executable).parent
 

@@ -4,12 +4,14 @@ Spike data come as NEST gives them: a recorder's ``events`` dict with ``times`` 
 and ``senders`` (node ids), or the recorder itself. A recorder's events are this
 process's: under MPI each rank records only its own neurons. Gathering them from every
 rank is a collective call that every rank must make, so it is never hidden in a getter
-here: call :func:`nest_workshop.scaleout.gather.gather_events` and pass its result.
+here: call :func:`nest_workshop.core.ranks.gather_events` and pass its result.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from . import validation
 
 
 def sort_events(events: dict) -> dict:
@@ -45,8 +47,7 @@ def spike_times(source) -> tuple[np.ndarray, np.ndarray]:
 
 def mean_rate(source, n_neurons: int, t_start: float, t_stop: float) -> float:
     """Mean firing rate per neuron in spikes/s over ``[t_start, t_stop)`` ms."""
-    if n_neurons <= 0:
-        raise ValueError(f"n_neurons must be positive, got {n_neurons}")
+    n_neurons = validation.whole_number("n_neurons", n_neurons, note=" (the neurons the spikes come from)")
     if not t_stop > t_start:
         raise ValueError(f"t_stop ({t_stop} ms) must be after t_start ({t_start} ms)")
     times, _ = spike_times(source)
@@ -56,10 +57,8 @@ def mean_rate(source, n_neurons: int, t_start: float, t_stop: float) -> float:
 
 def population_rate(source, n_neurons: int, t_start: float, t_stop: float, bin_ms: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
     """Population rate (spikes/s per neuron) in bins: (bin centres in ms, rates)."""
-    if not bin_ms > 0:
-        raise ValueError(f"bin_ms must be positive, got {bin_ms}")
-    if n_neurons <= 0:
-        raise ValueError(f"n_neurons must be positive, got {n_neurons}")
+    bin_ms = validation.positive_number("bin_ms", bin_ms, note=" (the bin width in ms)")
+    n_neurons = validation.whole_number("n_neurons", n_neurons, note=" (the neurons the spikes come from)")
     times, _ = spike_times(source)
     edges = np.arange(t_start, t_stop + bin_ms / 2, bin_ms)
     if len(edges) < 2:
@@ -75,8 +74,7 @@ def cv_isi(source, t_start: float, t_stop: float, min_spikes: int = 3) -> float:
     ``nan`` when no neuron fires that often."""
     if not t_stop > t_start:
         raise ValueError(f"t_stop ({t_stop} ms) must be after t_start ({t_start} ms)")
-    if not isinstance(min_spikes, int) or min_spikes < 3:
-        raise ValueError(f"min_spikes must be a whole number of at least 3 (two intervals), got {min_spikes!r}")
+    validation.whole_number("min_spikes", min_spikes, minimum=3, note=" (two intervals)")
     times, senders = spike_times(source)
     keep = (times >= t_start) & (times < t_stop)
     times, senders = times[keep], senders[keep]

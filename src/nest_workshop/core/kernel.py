@@ -4,7 +4,10 @@ Every notebook starts its simulations with :func:`reset_kernel`, so that a cell 
 twice gives the same result and no state leaks between sections. The notebook owns the
 kernel: this is the only place in the package that resets NEST, and the package's
 helpers never choose a seed or a thread count of their own. A helper that builds a
-network of its own asks for a fresh kernel with :func:`require_fresh_kernel`.
+network of its own asks for a fresh kernel with :func:`require_fresh_kernel`; one that
+needs a time step or an unsimulated kernel asks with :func:`require_resolution` and
+:func:`require_time_zero`. All of them raise :class:`KernelStateError`, whose message says
+what to call.
 
 What must come back after a reset (the models of loaded NESTML modules) registers a
 hook with :func:`after_reset`; this module imports nothing else of the package.
@@ -24,7 +27,15 @@ THREADS_ENV = "NEST_WORKSHOP_THREADS"
 _after_reset_hooks: list[Callable[[], None]] = []
 
 
-class KernelNotFreshError(RuntimeError):
+class KernelStateError(RuntimeError):
+    """The kernel is not in the state this call needs; the message says what to call.
+
+    The package's one error for a kernel precondition (a fresh kernel, a time step, a
+    clock at 0 or at a presentation's start, kernel settings such as ``nest.set(...)``):
+    the arguments may be right, the kernel is not ready for them."""
+
+
+class KernelNotFreshError(KernelStateError):
     """A helper that builds its own network was called on a kernel that has nodes."""
 
 
@@ -122,4 +133,27 @@ def require_fresh_kernel(what: str):
             f"{what} builds its network in a fresh NEST kernel, and this one already has {nest.network_size} nodes. "
             "Call nw.reset_kernel(seed=...) first (it also sets threads and resolution), then call it again."
         )
+    return nest
+
+
+def require_resolution(what: str, resolution: float, why: str = ""):
+    """Return ``nest`` if the kernel's time step is ``resolution`` ms; else raise
+    :class:`KernelStateError` naming ``what`` and the ``nw.reset_kernel`` call that fixes
+    it. ``why`` follows the step in the message (``", like NEST's e-prop examples"``)."""
+    nest = import_nest()
+    if nest.resolution != resolution:
+        raise KernelStateError(
+            f"{what} runs at a {resolution:g} ms time step{why}, and this kernel has {nest.resolution:g} ms: "
+            f"call nw.reset_kernel(seed=..., resolution={resolution:g}) first"
+        )
+    return nest
+
+
+def require_time_zero(what: str, needs: str, fix: str):
+    """Return ``nest`` if the kernel has not simulated yet (its clock is at 0 ms); else
+    raise :class:`KernelStateError`: ``"{what} {needs}, and this kernel has simulated
+    ... ms already: {fix}"``, e.g. ``needs="counts presentations from time 0"``."""
+    nest = import_nest()
+    if nest.biological_time != 0.0:
+        raise KernelStateError(f"{what} {needs}, and this kernel has simulated {nest.biological_time:g} ms already: {fix}")
     return nest

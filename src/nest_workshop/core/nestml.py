@@ -54,6 +54,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -68,7 +69,7 @@ from .nestml_source import (  # noqa: F401  (nw.nestml.show, ...)
     show,
 )
 
-CACHE_ENV = "NEST_WORKSHOP_CACHE"
+CACHE_ENV = build_cache.CACHE_ENVS["nestml"]  # NEST_WORKSHOP_CACHE
 # Bump when the build recipe changes, so old cache entries are not reused.
 RECIPE_VERSION = 1
 TARGETS = {"nest": "NEST", "nest_compartmental": "NEST_compartmental"}
@@ -84,6 +85,30 @@ SYSTEM_HEADERS = [("gsl/gsl_errno.h", "libgsl-dev"), ("boost/version.hpp", "libb
 
 class NestmlError(Exception):
     """A NESTML module could not be built or loaded."""
+
+
+MANIFEST_NAME = "nestml_modules.toml"  # a part's list of the NESTML modules its notebooks build
+
+
+def read_manifest(path: Path) -> list[dict]:
+    """The NESTML modules a part's notebooks build, from its ``nestml_modules.toml``: the
+    keyword arguments of :func:`build` for each. Raises :class:`NestmlError` naming the file
+    and what is wrong."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise NestmlError(f"{path}: not valid TOML: {exc}") from None
+    modules = data.get("module", [])
+    allowed = {"sources", "target", "module_name", "neuron_synapse_pairs", "codegen_opts"}
+    for index, module in enumerate(modules):
+        unknown = set(module) - allowed
+        if unknown or "sources" not in module:
+            raise NestmlError(
+                f"{path}, module {index + 1}: needs 'sources'; allowed keys are {sorted(allowed)}"
+                + (f", not {sorted(unknown)}" if unknown else "")
+            )
+        module["sources"] = [str(path.parent / s) for s in module["sources"]]
+    return modules
 
 
 class NestmlSyntaxError(NestmlError):
@@ -137,12 +162,7 @@ _loaded: dict[str, NestmlModule] = {}
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     """The folder that holds built modules: argument, ``$NEST_WORKSHOP_CACHE``, or ~/.cache."""
-    if cache_dir is not None:
-        root = Path(cache_dir)
-    elif os.environ.get(CACHE_ENV):
-        root = Path(os.environ[CACHE_ENV])
-    else:
-        root = build_cache.user_cache("nestml")
+    root = Path(cache_dir) if cache_dir is not None else build_cache.cache_root("nestml")
     return root.expanduser().resolve()
 
 

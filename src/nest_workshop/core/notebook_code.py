@@ -79,11 +79,15 @@ def assigned_names(source: str) -> set[str]:
     return names
 
 
-def run_cells(notebook: str | Path, overrides: dict | None = None, *, tag: str = NETWORK_TAG, quiet: bool = True) -> dict:
+def run_cells(
+    notebook: str | Path, overrides: dict | None = None, *, tag: str = NETWORK_TAG, until: str | None = None, quiet: bool = True
+) -> dict:
     """Execute the cells of ``notebook`` tagged ``tag`` in a fresh namespace and return
     it. ``overrides`` replace values of the cell tagged ``parameters`` right after it
-    ran. What the cells print is dropped when ``quiet`` (under MPI every rank would
-    print it). Tracebacks name the notebook and the cell's id."""
+    ran. ``until`` names the last cell to run (its id), for a notebook whose later
+    network cells start a new network in a fresh kernel. What the cells print is
+    dropped when ``quiet`` (under MPI every rank would print it). Tracebacks name the
+    notebook and the cell's id."""
     import nest_workshop
 
     from .kernel import import_nest
@@ -92,6 +96,11 @@ def run_cells(notebook: str | Path, overrides: dict | None = None, *, tag: str =
     cells = tagged_cells(notebook, tag)
     if not cells:
         raise ValueError(f"{notebook.name} has no code cell tagged {tag!r}")
+    if until is not None:
+        ids = [cell.id for cell in cells]
+        if until not in ids:
+            raise ValueError(f"{notebook.name} has no {tag!r} cell {until!r}; they are {', '.join(ids)}")
+        cells = cells[: ids.index(until) + 1]
     overrides = dict(overrides or {})
     parameter_cells = [cell for cell in cells if PARAMETERS_TAG in cell.tags]
     if overrides and len(parameter_cells) != 1:

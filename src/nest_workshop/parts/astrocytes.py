@@ -7,7 +7,7 @@ connections with astrocytes drawn from each target neuron's pool.
 
 What the notebooks leave to this module (their NEST calls stay in their own cells):
 
-- :func:`traces_by_node`, :func:`late_rate`, :func:`calcium_response` — read the recorders
+- :func:`traces_by_node`, :func:`node_rate`, :func:`calcium_response` — read the recorders
   of the astrocytes and of the tripartite circuit that notebook 1 builds;
 - :func:`wire_tripartite` — notebook 1's circuit for a participant whose exercise is blank;
 - :func:`count_tripartite`, :func:`block_pool`, :func:`plot_tripartite`,
@@ -30,7 +30,7 @@ import warnings
 import numpy as np
 
 from ..core import validation
-from ..core.analysis import spike_times
+from ..core.analysis import mean_rate, spike_times
 from ..core.kernel import import_nest
 
 ASTROCYTE = "astrocyte_lr_1994"
@@ -91,15 +91,14 @@ def wire_tripartite(pre, post, twin, astrocyte, *, w_pre: float, w_sic: float) -
     nest.Connect(astrocyte, post, syn_spec={"synapse_model": "sic_connection", "weight": w_sic})
 
 
-def late_rate(spike_recorder, node, t_from: float, t_stop: float) -> float:
-    """Firing rate (spikes/s) of ``node`` (a node id or a one-node NodeCollection) over
-    ``[t_from, t_stop)`` ms, from a spike recorder."""
-    if not t_stop > t_from:
-        raise ValueError(f"t_stop ({t_stop} ms) must be after t_from ({t_from} ms)")
+def node_rate(spike_recorder, node, t_from: float, t_stop: float) -> float:
+    """Firing rate (spikes/s) of one ``node`` (a node id or a one-node NodeCollection)
+    over ``[t_from, t_stop)`` ms, from a spike recorder: :func:`analysis.mean_rate
+    <nest_workshop.core.analysis.mean_rate>` of that node's spikes."""
     node_id = int(node.global_id) if hasattr(node, "global_id") else int(node)
     times, senders = spike_times(spike_recorder)
-    count = np.count_nonzero((senders == node_id) & (times >= t_from) & (times < t_stop))
-    return count / ((t_stop - t_from) / 1000.0)
+    mine = senders == node_id
+    return mean_rate({"times": times[mine], "senders": senders[mine]}, 1, t_from, t_stop)
 
 
 # ---------------------------------------------------------------------------

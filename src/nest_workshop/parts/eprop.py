@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import validation
-from ..core.kernel import import_nest
-from ..scaleout.gather import gather_events
+from ..core.kernel import KernelStateError, import_nest, require_resolution, require_time_zero
+from ..core.ranks import gather_events
 
 STEP_MS = 1.0  # e-prop networks here run at 1 ms resolution, like NEST's examples
 
@@ -282,31 +282,24 @@ def _trace_recorders(recorders) -> dict:
 
 
 def _at_time_zero(what: str):
-    """The e-prop loops count presentations from time 0 at 1 ms steps."""
-    nest = import_nest()
-    if nest.resolution != STEP_MS:
-        raise ValueError(
-            f"{what} runs at a {STEP_MS:g} ms time step, like NEST's e-prop examples, and this kernel "
-            f"has {nest.resolution:g} ms: call nw.reset_kernel(seed=..., resolution={STEP_MS:g}) first"
-        )
-    if nest.biological_time != 0.0:
-        raise ValueError(
-            f"{what} counts presentations from time 0, and this kernel has simulated {nest.biological_time:g} ms "
-            "already: build the network in a fresh kernel and create the trainer before simulating"
-        )
-    return nest
+    """The e-prop loops count presentations from time 0 at 1 ms steps
+    (:class:`~nest_workshop.core.kernel.KernelStateError` otherwise)."""
+    require_resolution(what, STEP_MS, why=", like NEST's e-prop examples")
+    return require_time_zero(
+        what,
+        "counts presentations from time 0",
+        "build the network in a fresh kernel (nw.reset_kernel) and create the trainer before simulating",
+    )
 
 
 def _at_presentation_start(what: str, steps: int):
     """Like :func:`_at_time_zero`, but presentations the notebook ran by hand before are
     fine: the kernel's clock must stand at the start of a presentation (a whole number of
     ``steps`` ms)."""
-    nest = import_nest()
-    if nest.resolution != STEP_MS:
-        return _at_time_zero(what)  # says what to do
+    nest = require_resolution(what, STEP_MS, why=", like NEST's e-prop examples")
     now = nest.biological_time
     if abs(now / steps - round(now / steps)) > 1e-9:
-        raise ValueError(
+        raise KernelStateError(
             f"{what} starts a presentation every {steps} ms, and this kernel stands at {now:g} ms, inside one: "
             "simulate whole presentations before (or build the network in a fresh kernel)"
         )
@@ -571,7 +564,7 @@ class TrialTrainer:
         self.nest = nest = _at_time_zero(type(self).__name__)
         interval, window = nest.GetKernelStatus(["eprop_update_interval", "eprop_learning_window"])
         if interval != task.trial_ms or window != task.recall_ms:
-            raise ValueError(
+            raise KernelStateError(
                 f"the kernel must update once per trial, at the end of the recall cue: nest.set(eprop_update_interval="
                 f"{task.trial_ms:g}, eprop_learning_window={task.recall_ms:g}); it has {interval:g} and {window:g}"
             )
@@ -878,80 +871,8 @@ def plot_pattern_training(trainer: PatternTrainer):
 def draw_network(ax=None, *, kind: str = "regression"):
     """A schematic of the notebook's e-prop network: populations as boxes, connections as
     arrows labelled with their NEST synapse model. ``kind`` is ``"regression"`` (notebook
-    1, ``eprop_iaf``) or ``"classification"`` (notebook 2, ``_bsshslm_2020`` models)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    1, ``eprop_iaf``) or ``"classification"`` (notebook 2, ``_bsshslm_2020`` models).
+    Drawn by :func:`nest_workshop.core.schematics.eprop_network`; returns the axes."""
+    from ..core import schematics  # matplotlib, imported on first use
 
-    if kind not in ("regression", "classification"):
-        raise ValueError(f"kind must be 'regression' or 'classification', got {kind!r}")
-    suffix = "" if kind == "regression" else "_bsshslm_2020"
-    if ax is None:
-        _, ax = plt.subplots(figsize=(10, 3.6))
-    boxes = {
-        "generators": (0.0, 0.6, "spike_generator\n(task input)"),
-        "inputs": (0.26, 0.6, "parrot_neuron\ninputs"),
-        "rec": (
-            0.53,
-            0.56,
-            "eprop_iaf" + ("(_adapt)" if suffix else "") + "\n" + ("recurrent" if kind == "regression" else "regular + adaptive"),
-        ),
-        "readout": (0.84, 0.6, "eprop_readout\n" + ("readout(s)" if kind == "regression" else "left, right")),
-        "target": (0.84, 0.06, "step_rate_generator\n(target)"),
-    }
-    size = {"rec": (0.18, 0.3)}
-    centre = {}
-    for name, (x, y, text) in boxes.items():
-        w, h = size.get(name, (0.15, 0.22))
-        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.01", fc="#f2f2f2", ec="k", lw=1))
-        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8)
-        centre[name] = (x, y, w, h)
-
-    def arrow(a, b, label, *, bend=0.0, color="k", dy=0.0):
-        (xa, ya, wa, ha), (xb, yb, wb, hb) = centre[a], centre[b]
-        start = (xa + wa, ya + ha / 2 + dy) if xb > xa else (xa + wa / 2, ya)
-        end = (xb, yb + hb / 2 + dy) if xb > xa else (xb + wb / 2, yb + hb)
-        ax.add_patch(
-            FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, color=color, connectionstyle=f"arc3,rad={bend}")
-        )
-        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.05, label, ha="center", fontsize=7, color=color)
-
-    arrow("generators", "inputs", "one_to_one")
-    arrow("inputs", "rec", "eprop_synapse")
-    arrow("rec", "readout", "eprop_synapse", dy=0.05)
-    (xr, yr, wr, hr), (xo, yo, wo, ho) = centre["rec"], centre["readout"]
-    ax.add_patch(FancyArrowPatch((xo, yo + 0.04), (xr + wr, yr + 0.04), arrowstyle="-|>", mutation_scale=10, color="C3"))
-    ax.text(
-        xr + wr / 2,
-        yr - 0.12,
-        "learning signal:\neprop_learning_signal_connection",
-        ha="center",
-        fontsize=7,
-        color="C3",
-    )
-    ax.add_patch(
-        FancyArrowPatch(
-            (xr + 0.06, yr + hr), (xr + 0.14, yr + hr), arrowstyle="-|>", mutation_scale=10, connectionstyle="arc3,rad=-1.6"
-        )
-    )
-    ax.text(xr + wr / 2, yr + hr + 0.21, "recurrent: eprop_synapse", ha="center", fontsize=7)
-    (xt, yt, wt, ht) = centre["target"]
-    ax.add_patch(FancyArrowPatch((xt + wt / 2, yt + ht), (xo + wo / 2, yo), arrowstyle="-|>", mutation_scale=10, color="C2"))
-    ax.text(
-        xt - 0.01,
-        yt + ht / 2,
-        "target: rate_connection_delayed,\nreceptor_type 2",
-        fontsize=7,
-        color="C2",
-        va="center",
-        ha="right",
-    )
-    if kind == "classification":
-        ax.text(xo + wo / 2, yo + ho + 0.05, "softmax: readout to readout, receptor_type 1", ha="center", fontsize=7, color="C2")
-    else:
-        ax.text(xo + wo / 2, yo + ho + 0.05, "learning window: receptor_type 1", ha="center", fontsize=7, color="C2")
-    if suffix:
-        ax.text(0.0, 0.05, "every e-prop model here has the suffix _bsshslm_2020", fontsize=8, style="italic")
-    ax.set_xlim(-0.01, 1.01)
-    ax.set_ylim(0, 1.05)
-    ax.axis("off")
-    return ax
+    return schematics.eprop_network(ax, kind=kind)

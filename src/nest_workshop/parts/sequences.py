@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import nestml, validation
-from ..core.kernel import import_nest
+from ..core.kernel import import_nest, require_time_zero
 
 MODELS = Path("models")  # relative to the part's folder, where its notebooks run
 MODEL_FILES = ("dendritic_neuron.nestml", "permanence_synapse.nestml")
@@ -215,7 +215,7 @@ def validate_sequences(sequences, n_elements: int | None = None) -> list[str]:
         if repeats:
             raise ValueError(f"sequence {sequence!r} repeats {repeats[0]} in a row, which one subpopulation cannot represent")
         vocabulary.update(elements)
-    if n_elements is not None and len(vocabulary) > n_elements:
+    if n_elements is not None and len(vocabulary) > validation.whole_number("n_elements", n_elements):
         raise ValueError(
             f"the sequences use {len(vocabulary)} elements {sorted(vocabulary)}, but the network has only "
             f"{n_elements} subpopulations: raise n_elements"
@@ -257,19 +257,27 @@ class SequenceConfig:
         return max(2.5 * self.delta_t, self.tau_dAP)
 
     def validate(self) -> None:
-        for name in ("n_elements", "n_per_element", "pattern_size", "indegree"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
-        if self.pattern_size > self.n_per_element:
-            raise ValueError(f"pattern_size ({self.pattern_size}) cannot exceed n_per_element ({self.n_per_element})")
-        if self.indegree >= self.n_elements * self.n_per_element:
-            raise ValueError(f"indegree ({self.indegree}) must be below the {self.n_elements * self.n_per_element} neurons")
-        for name in ("delta_t", "theta_dAP", "I_p", "tau_dAP", "w_mature", "V_th"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if not 0 <= self.initial_permanence_max <= self.permanence_max:
-            raise ValueError("initial_permanence_max must lie between 0 and permanence_max")
+        """Refuse parameters the network cannot have (``ValueError`` naming the field)."""
+        validation.whole_number("n_elements", self.n_elements, note=" (subpopulations, one per element)")
+        validation.whole_number("n_per_element", self.n_per_element, note=" (excitatory neurons per subpopulation)")
+        validation.whole_number(
+            "pattern_size", self.pattern_size, maximum=self.n_per_element, note=" (at most n_per_element neurons)"
+        )
+        n_exc = self.n_elements * self.n_per_element
+        validation.whole_number("indegree", self.indegree, maximum=n_exc - 1, note=f" (below the {n_exc} excitatory neurons)")
+        for name in ("delta_t", "theta_dAP", "I_p", "tau_dAP", "w_mature", "V_th", "permanence_max", "tau_pre_trace", "delay"):
+            validation.positive_number(name, getattr(self, name))
+        validation.positive_number("start", self.start, note=" (ms; NEST drops a stimulus at time 0)")
+        for name in ("record_delay", "permanence_threshold", "zt"):
+            validation.nonnegative_number(name, getattr(self, name))
+        for name in ("lambda_plus", "lambda_minus", "lambda_h"):
+            validation.nonnegative_number(name, getattr(self, name), note=" (a learning rate of the permanence synapse)")
+        validation.nonnegative_number("initial_permanence_max", self.initial_permanence_max)
+        if self.initial_permanence_max > self.permanence_max:
+            raise ValueError(
+                f"initial_permanence_max must lie between 0 and permanence_max ({self.permanence_max}), "
+                f"got {self.initial_permanence_max!r}"
+            )
 
 
 @dataclasses.dataclass
@@ -296,8 +304,7 @@ def episode_schedule(sequences, config: SequenceConfig, n_episodes: int) -> Sche
     (the stimulus of its second-to-last element + ``record_delay``)."""
     config.validate()
     vocabulary = validate_sequences(sequences, config.n_elements)
-    if not isinstance(n_episodes, int) or n_episodes < 1:
-        raise ValueError(f"n_episodes must be a whole number of at least 1, got {n_episodes!r}")
+    n_episodes = validation.whole_number("n_episodes", n_episodes)
     stimuli: dict[str, list[float]] = {}
     readouts = []
     t = config.start
@@ -381,11 +388,11 @@ def train(exc, schedule: Schedule, *, spike_recorder, dap_recorder, progress: bo
     n = c.n_per_element
     if len(exc) != c.n_elements * n:
         raise ValueError(f"exc has {len(exc)} neurons; the schedule's config expects {c.n_elements} x {n}")
-    if nest.biological_time > 0:
-        raise RuntimeError(
-            f"this network has already been simulated for {nest.biological_time:g} ms, and the schedule starts at 0: "
-            "build it again in a fresh kernel (nw.reset_kernel) to train it"
-        )
+    require_time_zero(
+        "train",
+        "runs the schedule from time 0",
+        "build the network again in a fresh kernel (nw.reset_kernel) to train it",
+    )
     element_index = {e: i for i, e in enumerate(schedule.vocabulary)}
     synapses_before = synapse_table(exc)
 
@@ -458,6 +465,7 @@ def replay_orders(times, senders, cue_times, vocabulary, config: SequenceConfig,
     """For each cue, the elements whose subpopulation becomes active (at least half a
     pattern's neurons fire) within ``window`` ms, in the order of their median spike
     time. ``senders`` are 0-based neuron indices."""
+    validation.positive_number("window", window, note=" (ms after each cue in which the replay is read)")
     times, senders = np.asarray(times), np.asarray(senders)
     orders = []
     for t in cue_times:
@@ -560,121 +568,19 @@ def plot_connectivity(history: TrainingHistory):
 def draw_neuron(axes=None):
     """Schematic of the model pair: the neuron's soma and active dendrite with its three
     input ports, the dAP plateau, and the synapse's permanence update with the dAP trace
-    as third factor. Returns the two axes."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+    as third factor. Drawn by :func:`nest_workshop.core.schematics.sequence_neuron`;
+    returns the two axes."""
+    from ..core import schematics  # matplotlib, imported on first use
 
-    from ..core.plotting import PALETTE, apply_style
-
-    apply_style()
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.15, 1]})
-    ax, ax_dap = axes
-
-    def arrow(start, end, color="k", text="", at=None, **text_kw):
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=11, color=color, lw=1.3))
-        if text:
-            ax.text(*(at or start), text, fontsize=8, color=color, **text_kw)
-
-    ax.add_patch(FancyBboxPatch((0.36, 0.62), 0.28, 0.16, boxstyle="round,pad=0.02", fc="#e8f1f8", ec=PALETTE[0]))
-    ax.text(0.5, 0.70, "dendrite\nI_dend > theta_dAP: dAP", ha="center", va="center", fontsize=8)
-    ax.plot([0.5, 0.5], [0.44, 0.6], color="k", lw=2)
-    ax.add_patch(Circle((0.5, 0.32), 0.12, fc="#fbe9e0", ec=PALETTE[1]))
-    ax.text(0.5, 0.32, "soma\nV_m > V_th: spike", ha="center", va="center", fontsize=8)
-    arrow((0.04, 0.74), (0.35, 0.72), PALETTE[0], "dend_spikes\n(recurrent, permanence_synapse)", at=(0.0, 0.80))
-    arrow((0.04, 0.34), (0.37, 0.34), PALETTE[2], "soma_spikes (stimulus)", at=(0.0, 0.37))
-    arrow((0.04, 0.20), (0.39, 0.26), PALETTE[3], "inh_spikes (inhibition,\nnegative weight)", at=(0.0, 0.07))
-    arrow((0.62, 0.32), (0.92, 0.32), "k", "spike", at=(0.74, 0.35))
-    ax.text(0.67, 0.52, "dAP plateau I_p\ndepolarises the soma\n(a prediction)", fontsize=8, color=PALETTE[0])
-    ax.text(0.70, 0.88, "dAP_trace: +1 pA per dAP,\ndecays with tau_h;\nread by the synapse", fontsize=8, color=PALETTE[4])
-    ax.text(
-        0.02,
-        -0.08,
-        "permanence_synapse, at a postsynaptic spike dt_min..dt_max after a presynaptic one:\n"
-        "  P += lambda_plus * pre_trace * P_max  +  lambda_h * (zt - dAP_trace) * P_max\n"
-        "transmits Wmax only when P > permanence_threshold (mature)",
-        fontsize=8,
-        family="monospace",
-        va="top",
-    )
-    ax.set_xlim(0, 1)
-    ax.set_ylim(-0.25, 1)
-    ax.axis("off")
-
-    # the dAP: dendritic current against time, input crossing threshold then the plateau
-    t = np.linspace(0, 100, 1001)
-    current = np.where(t < 10, 0.0, 70 * (t - 10) / 5 * np.exp(1 - (t - 10) / 5))
-    start = np.argmax(current > 59)
-    current[start:] = np.where(t[start:] < t[start] + 60, 200.0, 0.0)
-    ax_dap.plot(t, current, color=PALETTE[0])
-    ax_dap.axhline(59, color="gray", ls=":", lw=1)
-    ax_dap.text(72, 65, "theta_dAP", fontsize=8, color="gray")
-    ax_dap.annotate("", xy=(t[start] + 60, 215), xytext=(t[start], 215), arrowprops={"arrowstyle": "<->"})
-    ax_dap.text(t[start] + 30, 222, "tau_dAP", ha="center", fontsize=8)
-    ax_dap.text(t[start] + 30, 185, "I_p", ha="center", va="top", fontsize=8)
-    ax_dap.set_xlabel("time (ms)")
-    ax_dap.set_ylabel("I_dend (pA)")
-    ax_dap.set_title("a dendritic action potential (dAP)", fontsize=10)
-    ax_dap.set_ylim(-5, 245)
-    return axes
+    return schematics.sequence_neuron(axes)
 
 
 def draw_network(ax=None, vocabulary=("A", "B", "C", "D", "E", "F")):
-    """Schematic of the network: one excitatory subpopulation and one inhibitory neuron
-    per element, the stimulus of each element, plastic recurrent synapses between all
-    excitatory neurons, and winner-take-all inhibition within each subpopulation."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+    """Schematic of the network: one excitatory subpopulation (``SequenceConfig``'s
+    ``n_per_element`` neurons) and one inhibitory neuron per element, the stimulus of
+    each element, plastic recurrent synapses between all excitatory neurons, and
+    winner-take-all inhibition within each subpopulation. Drawn by
+    :func:`nest_workshop.core.schematics.sequence_network`; returns the axes."""
+    from ..core import schematics  # matplotlib, imported on first use
 
-    from ..core.plotting import PALETTE, apply_style
-
-    apply_style()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(10, 3.6))
-    n = len(vocabulary)
-    width = 0.8 / n
-    for k, element in enumerate(vocabulary):
-        x = 0.1 + k * width
-        ax.add_patch(FancyBboxPatch((x, 0.45), width * 0.75, 0.25, boxstyle="round,pad=0.01", fc="#fbe9e0", ec=PALETTE[1]))
-        ax.text(x + width * 0.375, 0.575, f"{element}\n150 exc.", ha="center", va="center", fontsize=8)
-        ax.add_patch(Circle((x + width * 0.375, 0.22), 0.035, fc="#ece4f0", ec=PALETTE[3]))
-        ax.text(x + width * 0.375, 0.22, "inh", ha="center", va="center", fontsize=7)
-        ax.add_patch(FancyArrowPatch((x + width * 0.25, 0.45), (x + width * 0.3, 0.255), arrowstyle="-|>", mutation_scale=8))
-        ax.add_patch(
-            FancyArrowPatch(
-                (x + width * 0.45, 0.255), (x + width * 0.5, 0.45), arrowstyle="-[", mutation_scale=5, color=PALETTE[3]
-            )
-        )
-        ax.add_patch(
-            FancyArrowPatch(
-                (x + width * 0.375, 0.92), (x + width * 0.375, 0.71), arrowstyle="-|>", mutation_scale=8, color=PALETTE[2]
-            )
-        )
-        ax.text(x + width * 0.375, 0.94, "stimulus", ha="center", fontsize=7, color=PALETTE[2])
-    for a, b, rad in ((0, 3, -0.35), (3, 1, 0.35), (1, 4, -0.35)):
-        xa, xb = 0.1 + a * width + width * 0.375, 0.1 + b * width + width * 0.375
-        ax.add_patch(
-            FancyArrowPatch(
-                (xa, 0.71), (xb, 0.71), arrowstyle="-|>", mutation_scale=9, color=PALETTE[0], connectionstyle=f"arc3,rad={rad}"
-            )
-        )
-    ax.text(
-        0.92,
-        0.62,
-        "recurrent: permanence_synapse\nexc -> exc (dendrite), fixed in-degree\n(shown: A->D->B->E once learned)",
-        fontsize=8,
-        color=PALETTE[0],
-        va="center",
-    )
-    ax.text(
-        0.92,
-        0.24,
-        "winner-take-all: each element's\nneurons -> its inh neuron -> back\n(inh_spikes, negative weight)",
-        fontsize=8,
-        color=PALETTE[3],
-        va="center",
-    )
-    ax.set_xlim(0.05, 1.25)
-    ax.set_ylim(0.1, 1.0)
-    ax.axis("off")
-    return ax
+    return schematics.sequence_network(ax, vocabulary, n_per_element=SequenceConfig.n_per_element)

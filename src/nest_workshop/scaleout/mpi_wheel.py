@@ -49,7 +49,7 @@ CMAKE_DEFINES = {"with-mpi": "ON"}  # the sdist already turns on Python, OpenMP,
 # What the sdist's build needs besides the compiler (pinned: the build is reproducible).
 MPI4PY = "mpi4py==4.1.2"
 BUILD_REQUIREMENTS = ["cython==3.3.1", "numpy==2.4.6", MPI4PY, "scikit-build-core==1.1.2", "setuptools==84.2.1", "wheel==0.48.0"]
-CACHE_ENV = "NEST_WORKSHOP_MPI_CACHE"
+CACHE_ENV = build_cache.CACHE_ENVS["mpi-wheels"]  # NEST_WORKSHOP_MPI_CACHE
 MANIFEST = "manifest.json"
 VENV_STAMP = ".nest-workshop-mpi"
 
@@ -120,7 +120,7 @@ def key_of(fields: dict) -> str:
 def cache_root(path: str | os.PathLike | None = None) -> Path:
     """``path``, else ``$NEST_WORKSHOP_MPI_CACHE``, else ~/.cache/nest-workshop/mpi-wheels."""
     if path is None:
-        path = os.environ.get(CACHE_ENV) or build_cache.user_cache("mpi-wheels")
+        path = build_cache.cache_root("mpi-wheels")
     root = Path(path).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     return root

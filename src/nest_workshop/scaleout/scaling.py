@@ -8,7 +8,7 @@ as many inputs. In-degrees stay those of the workshop networks, so memory and ti
 in proportion to ``size`` (see README, "Scaling up").
 
 Every rank simulates its share; the results are gathered from all ranks
-(:mod:`nest_workshop.scaleout.gather`) and written once, by rank 0, into the output folder:
+(:mod:`nest_workshop.core.ranks`) and written once, by rank 0, into the output folder:
 
 ``summary.json``
     What ran (network, size, seed, ranks, threads per rank, virtual processes, NEST
@@ -37,10 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import notebook_code
+from ..core import notebook_code, ranks
 from ..core.analysis import mean_rate
 from ..core.kernel import THREADS_ENV, default_threads, import_nest, reset_kernel
-from . import gather
 
 NETWORKS = ("astrocytes", "eprop")
 STATISTICS_NEURONS = 500  # correlation and χ over this many neurons: O(n²) memory
@@ -67,9 +66,9 @@ def _run_info(network: str, size: float, seed: int, threads: int) -> dict:
         "network": network,
         "size": size,
         "seed": seed,
-        "ranks": gather.num_processes(),
+        "ranks": ranks.num_processes(),
         "threads_per_rank": threads,
-        "virtual_processes": gather.num_processes() * threads,
+        "virtual_processes": ranks.num_processes() * threads,
         "nest_version": nest.__version__,
         "nest_has_mpi": bool(nest.build_info.get("have_mpi", False)),
     }
@@ -109,8 +108,8 @@ def run_astrocytes(
     run = network["finish_and_run"](config, nodes, sic)
     wall = time.perf_counter() - started
     # The notebook reads this rank's recorders; the spikes of every rank, in canonical order:
-    spikes = gather.gather_events(run["spikes"])
-    n_connections = gather.count_connections()
+    spikes = ranks.gather_events(run["spikes"])
+    n_connections = ranks.count_connections()
     t_start = min(200.0, config.t_sim / 2)  # skip the onset transient
     # Irregularity and synchrony over a fixed number of neurons: their cost grows as n².
     sample = run["recorded"][:STATISTICS_NEURONS]
@@ -131,7 +130,7 @@ def run_astrocytes(
         "chi": stats["chi"],
         "correlation": stats["correlation"],
         "wall_s": wall,
-        "peak_memory_mb_per_rank": gather.allgather(peak_memory_mb()),
+        "peak_memory_mb_per_rank": ranks.allgather(peak_memory_mb()),
     }
     return summary, {"times": spikes["times"], "senders": spikes["senders"].astype(np.int64)}
 
@@ -157,7 +156,7 @@ def run_eprop(
     network = notebook_code.run_cells(notebook_code.solution_notebook(*EPROP_NOTEBOOK), parameters)
     history = network["trainer"].train(iterations, progress=False)
     wall = time.perf_counter() - started
-    weights = gather.gather_connections(("source", "target", "weight"), synapse_model="eprop_synapse")
+    weights = ranks.gather_connections(("source", "target", "weight"), synapse_model="eprop_synapse")
     loss = [float(x) for x in history["loss"]]
     summary = {
         **_run_info("eprop", size, seed, threads),
@@ -170,7 +169,7 @@ def run_eprop(
         "first_loss": loss[0],
         "last_loss": loss[-1],
         "wall_s": wall,
-        "peak_memory_mb_per_rank": gather.allgather(peak_memory_mb()),
+        "peak_memory_mb_per_rank": ranks.allgather(peak_memory_mb()),
     }
     return summary, {key: np.asarray(value) for key, value in weights.items()}
 
@@ -191,13 +190,13 @@ def main(
     if threads is None:
         # Under MPI each rank is usually placed on its own cores: one thread per rank,
         # unless told otherwise. Alone, use the machine's cores.
-        threads = 1 if gather.num_processes() > 1 else default_threads()
+        threads = 1 if ranks.num_processes() > 1 else default_threads()
     out = Path(out)
     if network == "astrocytes":
         summary, spikes = run_astrocytes(size, seed=seed, threads=threads, t_sim=t_sim)
-        gather.write_npz(out / "spikes.npz", **spikes)
+        ranks.write_npz(out / "spikes.npz", **spikes)
     else:
         summary, weights = run_eprop(size, seed=seed, threads=threads, iterations=iterations)
-        gather.write_npz(out / "weights.npz", **weights)
-    gather.write_json(out / "summary.json", summary)
+        ranks.write_npz(out / "weights.npz", **weights)
+    ranks.write_json(out / "summary.json", summary)
     return summary

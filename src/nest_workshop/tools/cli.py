@@ -16,15 +16,13 @@ import importlib.resources
 import shutil
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 from .. import __version__
 from ..core import environment, nestml
 from ..core.kernel import import_nest, reset_kernel
+from ..core.nestml import MANIFEST_NAME, read_manifest
 from . import exercises
-
-MANIFEST_NAME = "nestml_modules.toml"
 
 
 def find_materials(start: Path | None = None) -> Path:
@@ -134,25 +132,6 @@ def doctor(args) -> int:
 # build
 
 
-def read_manifest(path: Path) -> list[dict]:
-    """The NESTML modules a part's notebooks build, from its ``nestml_modules.toml``."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SystemExit(f"{path}: not valid TOML: {exc}") from None
-    modules = data.get("module", [])
-    allowed = {"sources", "target", "module_name", "neuron_synapse_pairs", "codegen_opts"}
-    for index, module in enumerate(modules):
-        unknown = set(module) - allowed
-        if unknown or "sources" not in module:
-            raise SystemExit(
-                f"{path}, module {index + 1}: needs 'sources'; allowed keys are {sorted(allowed)}"
-                + (f", not {sorted(unknown)}" if unknown else "")
-            )
-        module["sources"] = [str(path.parent / s) for s in module["sources"]]
-    return modules
-
-
 def build(args) -> int:
     materials = Path(args.path).resolve() if args.path else find_materials()
     manifests = sorted(materials.rglob(MANIFEST_NAME))
@@ -160,7 +139,13 @@ def build(args) -> int:
         print(f"No {MANIFEST_NAME} under {materials}: no NESTML module to build.")
     failures = 0
     for manifest in manifests:
-        for spec in read_manifest(manifest):
+        try:
+            specs = read_manifest(manifest)
+        except nestml.NestmlError as exc:
+            failures += 1
+            print(f"✘ {exc}")
+            continue
+        for spec in specs:
             part = manifest.parent.relative_to(materials) if manifest.parent != materials else Path(manifest.parent.name)
             label = f"{part}: {', '.join(Path(s).name for s in spec['sources'])}"
             started = time.perf_counter()
@@ -303,17 +288,18 @@ def slides_command(args) -> int:
 
 
 def scale_command(args) -> int:
-    from ..scaleout import gather, scaling
+    from ..core import ranks
+    from ..scaleout import scaling
 
     try:
         summary = scaling.main(
             args.network, args.size, args.out, seed=args.seed, threads=args.threads, t_sim=args.t_sim, iterations=args.iterations
         )
     except ValueError as error:
-        if gather.is_root():
+        if ranks.is_root():
             print(f"nest-workshop scale: {error}", file=sys.stderr)
         return 2
-    if gather.is_root():
+    if ranks.is_root():
         what = (
             f"{summary['n_spikes']} spikes, {summary['rate_hz']:.2f} spikes/s, CV {summary['cv']:.2f}, chi {summary['chi']:.3f}"
             if args.network == "astrocytes"

@@ -6,8 +6,9 @@ the code that drew it (jupyterlab-rise does not honour the ``hide-input`` tag), 
 offline HTML embeds it. ``nest-workshop slides --figures`` (``make deck-figures``) writes
 every figure again:
 
-- the figures in :data:`DRAWN` are drawn by the functions of this module: schematics
-  (:mod:`.schematics`) and small simulations made for the slide, each in a fresh NEST
+- the figures in :data:`DRAWN` are drawn by code: schematics
+  (:mod:`nest_workshop.core.schematics`, which the notebooks use too) and small
+  simulations made for the slide by the functions of this module, each in a fresh NEST
   kernel on one thread;
 - a figure a deck shares with a notebook (a part's key result) comes from the notebook
   itself: the solution notebook's cell whose metadata has ``"deck_figure": "NAME.png"``.
@@ -32,10 +33,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..core import plotting  # noqa: E402
+from ..core import plotting, schematics  # noqa: E402
 from ..core.kernel import reset_kernel  # noqa: E402
 from ..parts import eprop  # noqa: E402
-from . import schematics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 FIGURES = ROOT / "presentations" / "figures"
@@ -146,7 +146,7 @@ def two_compartments():
     return fig
 
 
-# The figures drawn here: file name -> function (schematics from .schematics).
+# The figures drawn here: file name -> function (schematics from core.schematics).
 DRAWN = {
     "00_simulation_loop.png": schematics.simulation_loop,
     "00_mpi_scaling.png": mpi_scaling,
@@ -154,7 +154,7 @@ DRAWN = {
     "01_brunel_raster.png": brunel_raster,
     "02_eprop_architecture.png": schematics.eprop_architecture,
     "02_eprop_tasks.png": eprop_tasks,
-    "03_sequence_network.png": schematics.sequence_network,
+    "03_sequence_network.png": schematics.sequence_contexts,
     "04_two_compartments.png": two_compartments,
     "04_compartment_trees.png": schematics.compartment_trees,
     "05_tripartite_synapse.png": schematics.tripartite_synapse,

@@ -551,7 +551,7 @@ def install_proxy() -> Path:
         )
     lock = (PROXY_PACKAGE / "package-lock.json").read_bytes()
     key = hashlib.sha256(lock + (PROXY_PACKAGE / "package.json").read_bytes()).hexdigest()[:16]
-    root = build_cache.user_cache("npm")
+    root = build_cache.cache_root("npm")
     entry = root / f"hub-proxy-{key}"
     binary = entry / "node_modules" / ".bin" / "configurable-http-proxy"
     if binary.exists():

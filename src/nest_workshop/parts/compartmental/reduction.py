@@ -65,18 +65,14 @@ AMPA = {"e_AMPA": 0.0, "tau_r_AMPA": 0.2, "tau_d_AMPA": 3.0}
 ACTIVE_SOMA_DENSITY = {"gbar_Na": 90.0, "gbar_K": 30.0}
 # one per user: on a shared machine (a workshop server) /tmp is everybody's
 NEAT_WORKDIR = Path(tempfile.gettempdir()) / f"nest-workshop-neat-{os.getuid()}"
-NEAT_CACHE_ENV = "NEST_WORKSHOP_NEAT_CACHE"
+NEAT_CACHE_ENV = build_cache.CACHE_ENVS["neat"]  # NEST_WORKSHOP_NEAT_CACHE
 
 
 def neat_cache_dir() -> Path:
     """Where NEAT's cached tree computations are kept between fits and sessions:
     ``$NEST_WORKSHOP_NEAT_CACHE``, or ``~/.cache/nest-workshop/neat``; one folder per NEAT
     version, whose files another version might not read."""
-    if os.environ.get(NEAT_CACHE_ENV):
-        root = Path(os.environ[NEAT_CACHE_ENV])
-    else:
-        root = build_cache.user_cache("neat")
-    return root.expanduser() / f"nest-neat-{importlib.metadata.version('nest-neat')}"
+    return build_cache.cache_root("neat") / f"nest-neat-{importlib.metadata.version('nest-neat')}"
 
 
 def _shared_neat_dir(own: Path) -> Path | None:
@@ -286,18 +282,7 @@ def load_neuron_mechanisms(channels) -> Path:
                     "restart the kernel to load a changed channel"
                 )
         if not target.is_dir():
-            partial = target.parent / f".{key}.{os.getpid()}.partial"
-            shutil.rmtree(partial, ignore_errors=True)
-            partial.mkdir(parents=True)
-            shutil.copytree(mech, partial / "mech")
-            done = subprocess.run([_nrnivmodl(), "mech"], cwd=partial, capture_output=True, text=True)
-            if done.returncode != 0:
-                shutil.rmtree(partial, ignore_errors=True)
-                raise RuntimeError(f"nrnivmodl could not compile {', '.join(texts)}:\n{(done.stdout + done.stderr)[-3000:]}")
-            try:
-                os.replace(partial, target)  # one rename: the entry is whole or absent
-            except OSError:  # another process published it first
-                shutil.rmtree(partial, ignore_errors=True)
+            _compile_mechanisms(mech, target, texts)
     if not all(_loaded_mechanisms.get(name) == key for name in texts):
         with quiet_file_descriptors():
             loaded = neuron.load_mechanisms(str(target))
@@ -305,6 +290,23 @@ def load_neuron_mechanisms(channels) -> Path:
             raise RuntimeError(f"NEURON could not load the mechanisms compiled in {target}")
         _loaded_mechanisms.update(dict.fromkeys(texts, key))
     return target
+
+
+def _compile_mechanisms(mech: Path, target: Path, texts: dict) -> None:
+    """Compile the ``.mod`` files in ``mech`` into the cache entry ``target``, through
+    :mod:`~nest_workshop.core.build_cache`: one compiler per entry, built aside and
+    published by one rename, so a failed or interrupted compilation leaves no entry."""
+    root = target.parent
+    with build_cache.entry_lock(root, target.name):
+        if target.is_dir():  # another process compiled it while this one waited
+            return
+        build_cache.remove_stale_temporaries(root)
+        with build_cache.staging(root, target.name) as staged:
+            shutil.copytree(mech, staged / "mech")
+            done = subprocess.run([_nrnivmodl(), "mech"], cwd=staged, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"nrnivmodl could not compile {', '.join(texts)}:\n{(done.stdout + done.stderr)[-3000:]}")
+            build_cache.publish(staged, target)
 
 
 def _ranges(numbers) -> str:
@@ -459,6 +461,7 @@ def _fit_in(neat, tree, locations, scratch: Path, store: Path):
         fitter = neat.CompartmentFitter(tree, save_cache=True, recompute_cache=False, cache_path=str(scratch))
         result = fitter.fit_model(locations)
     store.mkdir(parents=True, exist_ok=True)
+    build_cache.remove_stale_temporaries(store)
     for path in scratch.glob("*.p"):
         target = store / path.name
         if shared is not None and not target.exists() and (shared / path.name).exists():
@@ -466,9 +469,8 @@ def _fit_in(neat, tree, locations, scratch: Path, store: Path):
                 continue  # the shared cache has it: no copy per participant
         # new, or rewritten by NEAT (which recomputes a file it cannot read)
         if not target.exists() or not filecmp.cmp(path, target, shallow=False):
-            partial = store / f".{path.name}.{os.getpid()}.partial"
-            shutil.copy2(path, partial)
-            os.replace(partial, target)
+            with build_cache.entry_lock(store, path.name):
+                build_cache.publish_file(path, target)
     return result
 
 

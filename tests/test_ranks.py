@@ -1,5 +1,5 @@
-"""Rank-aware helpers and the scale-up runs, in one process (tests/mpi/ runs them under
-mpirun with the MPI build of NEST)."""
+"""Rank-aware runtime helpers (core.ranks) and the scale-up runs, in one process
+(tests/mpi/ runs them under mpirun with the MPI build of NEST)."""
 
 import json
 
@@ -7,35 +7,35 @@ import numpy as np
 import pytest
 
 import nest_workshop as nw
-from nest_workshop.core import notebook_code
+from nest_workshop.core import notebook_code, ranks
 from nest_workshop.parts.astrocytes import BalancedNetworkConfig
-from nest_workshop.scaleout import gather, scaling
+from nest_workshop.scaleout import scaling
 
 
 def test_merge_events_concatenates_and_sorts_by_time_then_sender():
     rank0 = {"times": np.array([2.0, 1.0, 3.0]), "senders": np.array([4, 9, 1])}
     rank1 = {"times": np.array([1.0, 2.0]), "senders": np.array([2, 3])}
-    merged = gather.merge_events([rank0, rank1])
+    merged = ranks.merge_events([rank0, rank1])
     assert merged["times"].tolist() == [1.0, 1.0, 2.0, 2.0, 3.0]
     assert merged["senders"].tolist() == [2, 9, 3, 4, 1]
     # The order does not depend on which rank came first.
-    swapped = gather.merge_events([rank1, rank0])
+    swapped = ranks.merge_events([rank1, rank0])
     assert all(np.array_equal(merged[k], swapped[k]) for k in merged)
 
 
 def test_merge_events_keeps_sampled_values_with_their_sender():
     rank0 = {"times": np.array([1.0, 2.0]), "senders": np.array([5, 5]), "V_m": np.array([-70.0, -69.0])}
     rank1 = {"times": np.array([1.0, 2.0]), "senders": np.array([3, 3]), "V_m": np.array([-60.0, -59.0])}
-    merged = gather.merge_events([rank0, rank1])
+    merged = ranks.merge_events([rank0, rank1])
     assert merged["senders"].tolist() == [3, 5, 3, 5]
     assert merged["V_m"].tolist() == [-60.0, -70.0, -59.0, -69.0]
 
 
 def test_merge_events_of_an_empty_rank():
     empty = {"times": np.array([]), "senders": np.array([], dtype=int)}
-    merged = gather.merge_events([empty, {"times": np.array([1.0]), "senders": np.array([7])}])
+    merged = ranks.merge_events([empty, {"times": np.array([1.0]), "senders": np.array([7])}])
     assert merged["senders"].tolist() == [7]
-    assert gather.merge_events([empty, empty])["times"].size == 0
+    assert ranks.merge_events([empty, empty])["times"].size == 0
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def small_network():
 def test_gathered_events_in_one_process_are_all_events_in_canonical_order(small_network):
     nest, _, recorder = small_network
     raw = recorder.events
-    gathered = gather.gather_events(recorder)
+    gathered = ranks.gather_events(recorder)
     assert gathered["times"].size == recorder.n_events > 0
     order = np.lexsort((gathered["senders"], gathered["times"]))
     assert np.array_equal(order, np.arange(order.size))  # already sorted
@@ -63,19 +63,19 @@ def test_gathered_events_in_one_process_are_all_events_in_canonical_order(small_
 
 def test_connections_gathered_and_counted(small_network):
     nest, neurons, _ = small_network
-    connections = gather.gather_connections(("source", "target", "weight"), target=neurons)
-    assert connections["source"].size == 40 * 5 == gather.count_connections(target=neurons)
+    connections = ranks.gather_connections(("source", "target", "weight"), target=neurons)
+    assert connections["source"].size == 40 * 5 == ranks.count_connections(target=neurons)
     assert np.all(np.diff(connections["source"]) >= 0)
     assert set(connections["weight"].tolist()) == {20.0}
-    assert gather.count_connections() == nest.num_connections  # + the recorder's 40
+    assert ranks.count_connections() == nest.num_connections  # + the recorder's 40
 
 
 def test_single_process_rank_helpers(tmp_path, small_network):
-    assert (gather.num_processes(), gather.rank(), gather.is_root()) == (1, 0, True)
-    assert gather.allgather(5) == [5]
-    gather.write_json(tmp_path / "a" / "summary.json", {"x": np.float64(1.5), "n": np.int64(3), "cv": [np.nan]})
+    assert (ranks.num_processes(), ranks.rank(), ranks.is_root()) == (1, 0, True)
+    assert ranks.allgather(5) == [5]
+    ranks.write_json(tmp_path / "a" / "summary.json", {"x": np.float64(1.5), "n": np.int64(3), "cv": [np.nan]})
     assert json.loads((tmp_path / "a" / "summary.json").read_text()) == {"n": 3, "x": 1.5, "cv": [None]}
-    gather.write_npz(tmp_path / "b" / "spikes.npz", times=np.array([1.0]))
+    ranks.write_npz(tmp_path / "b" / "spikes.npz", times=np.array([1.0]))
     assert np.load(tmp_path / "b" / "spikes.npz")["times"].tolist() == [1.0]
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "spikes.npz", "summary.json"]
 

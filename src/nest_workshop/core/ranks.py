@@ -1,4 +1,4 @@
-"""Rank-aware helpers: the same results under one process and under N MPI processes.
+"""Rank-aware runtime helpers: the same results under one process and under N MPI processes.
 
 Under MPI, NEST distributes neurons over ranks. A recorder then holds only the events
 of the neurons on its own rank, and ``nest.GetConnections`` returns only the
@@ -9,8 +9,10 @@ files and figures.
 
 Every gathering function here is a collective operation: every rank must call it, in
 the same order, or the ranks that did wait forever. That is why gathering is always an
-explicit call of this module and never happens inside a getter of the core (a getter
-called on one rank only would hang).
+explicit call of this module and never happens inside a getter (a getter called on one
+rank only would hang). It belongs to the runtime core, beside the kernel, because the
+parts' training loops and ``nest-workshop scale`` both need it (as NetPyNE keeps its
+``gather`` beside ``run``); launching ``mpirun`` is :mod:`nest_workshop.scaleout.launch`.
 
 With one process (the pip wheel, a notebook) nothing is gathered and mpi4py is not
 needed. Under MPI (``make mpi``), mpi4py is used; NEST has initialised MPI already.
@@ -25,13 +27,12 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from ..core.analysis import sort_events
-from ..core.kernel import import_nest
+from .analysis import sort_events
+from .kernel import import_nest
 
 
 @functools.cache
@@ -149,7 +150,7 @@ def write_npz(path, **arrays) -> None:
 
 
 def save_figure(figure, path, **kwargs) -> None:
-    """Save a matplotlib figure, once (rank 0)."""
+    """Save a matplotlib figure, once (rank 0): for a researcher's own scripts under MPI."""
     if is_root():
         figure.savefig(path, **kwargs)
     barrier()
@@ -180,35 +181,3 @@ def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-# ----------------------------------------------------------------------------- launching
-def clean_environment(**extra) -> dict:
-    """The environment for launching ``mpirun`` from Python.
-
-    Without OpenMPI's and PMIx's per-job variables (a process that imported an MPI NEST
-    has them, and an ``mpirun`` started with them fails), with passive OpenMP waiting
-    (no busy-waiting when ranks share cores), and, as root, with OpenMPI's consent to
-    run as root.
-    """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("OMPI_", "PMIX_", "OPAL_", "PRTE_")) and key != "NEST_WORKSHOP_THREADS"
-    }
-    env.update(OMP_WAIT_POLICY="passive", PYTHONUNBUFFERED="1")
-    if os.geteuid() == 0:
-        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    env.update(extra)
-    return env
-
-
-def mpirun_command(command: list[str], ranks: int) -> list[str]:
-    """``command`` as it is (one rank) or under ``mpirun -np ranks``, not bound to cores
-    (so the threads of a rank may use several), with the OpenMP wait policy passed on."""
-    if ranks <= 1:
-        return list(command)
-    launcher = shutil.which("mpirun")
-    if launcher is None:
-        raise FileNotFoundError("mpirun was not found; install OpenMPI (make mpi) or load your cluster's MPI module")
-    return [launcher, "-np", str(ranks), "--bind-to", "none", "-x", "OMP_WAIT_POLICY", *command]
