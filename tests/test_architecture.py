@@ -219,3 +219,16 @@ def test_dir_of_the_facade_offers_the_short_names():
     import nest_workshop as nw
 
     assert {"reset_kernel", "eprop", "plotting", "compartmental", "nestml"} <= set(dir(nw))
+
+
+def test_scaleout_runs_the_notebooks_networks_and_builds_none_of_its_own():
+    """nest-workshop scale runs the notebooks' network cells (core.notebook_code): no
+    Create, Connect or TripartiteConnect of its own, so there is nothing to drift."""
+    for name, path in MODULES.items():
+        if room(name) == "scaleout":
+            calls = [
+                node.func.attr
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            ]
+            assert not {"Create", "Connect", "TripartiteConnect"} & set(calls), f"{name} builds a network"

@@ -502,7 +502,7 @@ def test_the_solutions_h_channel_is_the_shipped_model(tmp_path):
     shipped = part / model
     (written, _) = nestml.edit(shipped, body, tmp_path)
     assert nestml.normalise(written.read_text()) == nestml.normalise(shipped.read_text())
-    assert nestml._cache_key([written], "nest_compartmental", "compartmental", {}) == nestml._cache_key(
+    assert nestml.cache_key([written], "nest_compartmental", "compartmental", {}) == nestml.cache_key(
         [shipped], "nest_compartmental", "compartmental", {}
     )
     # every region of the model is the exercise's: without the cell's answers the copy has no h-channel

@@ -286,9 +286,9 @@ def test_bad_sources_are_refused_clearly(tmp_path):
         nestml.build(tmp_path, cache_dir=tmp_path / "cache")
 
 
-def test_loading_into_a_kernel_with_nodes_says_what_to_do(built_module_cache, one_thread):
+def test_loading_into_a_kernel_with_nodes_says_what_to_do(built_module_cache, one_thread, monkeypatch):
     cache, _ = built_module_cache
-    nestml._loaded.clear()  # as in a fresh process that never loaded the module
+    monkeypatch.setattr(nestml, "_loaded", {})  # as in a fresh process that never loaded the module; restored after
     nest = reset_kernel(seed=1)
     nest.Create("iaf_psc_alpha")
     with pytest.raises(nestml.NestmlError, match="Call nest_workshop.reset_kernel\\(\\) first"):

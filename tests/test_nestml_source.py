@@ -135,10 +135,10 @@ def test_the_cache_key_reads_the_normalised_text(model, tmp_path):
     spaced = tmp_path / "spaced" / "toy_neuron.nestml"
     spaced.parent.mkdir()
     spaced.write_text(MODEL.replace("\n\n", "\n\n\n").replace("emit_spike()", "emit_spike()   # spike!"))
-    key = nestml._cache_key([model], "nest", "toy", {})
-    assert nestml._cache_key([spaced], "nest", "toy", {}) == key
+    key = nestml.cache_key([model], "nest", "toy", {})
+    assert nestml.cache_key([spaced], "nest", "toy", {}) == key
     spaced.write_text(MODEL.replace("10 mV", "11 mV"))
-    assert nestml._cache_key([spaced], "nest", "toy", {}) != key
+    assert nestml.cache_key([spaced], "nest", "toy", {}) != key
 
 
 # ---------------------------------------------------------------------------

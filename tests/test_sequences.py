@@ -40,19 +40,19 @@ def test_the_solutions_nestml_is_the_shipped_models(tmp_path):
     written = [nestml.edit(PART / model, body, tmp_path)[0] for model, _, body in cells]
     for path in written:
         assert nestml.normalise(path.read_text()) == nestml.normalise((MODELS / path.name).read_text())
-    key = nestml._cache_key(written, "nest", "sequence_learning", S.CODEGEN_OPTS)
-    shipped = nestml._cache_key([MODELS / f for f in S.MODEL_FILES], "nest", "sequence_learning", S.CODEGEN_OPTS)
+    key = nestml.cache_key(written, "nest", "sequence_learning", S.CODEGEN_OPTS)
+    shipped = nestml.cache_key([MODELS / f for f in S.MODEL_FILES], "nest", "sequence_learning", S.CODEGEN_OPTS)
     assert key == shipped
     # the core's build (the participant's neuron, the shipped synapse) is that module too
     assert (
-        nestml._cache_key([written[0], MODELS / "permanence_synapse.nestml"], "nest", "sequence_learning", S.CODEGEN_OPTS)
+        nestml.cache_key([written[0], MODELS / "permanence_synapse.nestml"], "nest", "sequence_learning", S.CODEGEN_OPTS)
         == shipped
     )
     # a change to the model's text is a new module
     (changed, _) = nestml.edit(
         PART / cells[0][0], cells[0][2].replace("elif I_dend > theta_dAP", "elif I_dend >= theta_dAP"), tmp_path / "c"
     )
-    assert nestml._cache_key([changed, written[1]], "nest", "sequence_learning", S.CODEGEN_OPTS) != shipped
+    assert nestml.cache_key([changed, written[1]], "nest", "sequence_learning", S.CODEGEN_OPTS) != shipped
 
 
 def test_the_participants_exercise_declares_the_parameter_it_uses(tmp_path):

@@ -59,6 +59,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from . import build_cache, kernel
+from .environment import pinned_versions
 from .nestml_source import (  # noqa: F401  (nw.nestml.show, ...)
     ModelSourceError,
     edit,
@@ -166,17 +167,23 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     return root.expanduser().resolve()
 
 
+def _nest_requirement() -> str:
+    """``nest-simulator==<the package's pin>``, read from the installed package's metadata."""
+    pin = pinned_versions().get("nest-simulator")
+    return f"nest-simulator=={pin}" if pin else "nest-simulator"
+
+
 def nest_include_dir() -> Path:
     """The NEST wheel's C++ headers (found without importing NEST)."""
     spec = importlib.util.find_spec("nest")
     if spec is None or not spec.submodule_search_locations:
         raise NestmlError(
-            "NEST is not installed in this Python environment: run `make setup` or `pip install nest-simulator==3.10.0`"
+            f"NEST is not installed in this Python environment: run `make setup` or `pip install {_nest_requirement()}`"
         )
     include = Path(list(spec.submodule_search_locations)[0]) / "include" / "nest"
     if not (include / "nest.h").exists():
         raise NestmlError(
-            f"NEST's C++ headers are missing from {include}: this NEST installation cannot build NESTML models; reinstall with `pip install --force-reinstall nest-simulator==3.10.0`"
+            f"NEST's C++ headers are missing from {include}: this NEST installation cannot build NESTML models; reinstall with `pip install --force-reinstall {_nest_requirement()}`"
         )
     return include
 
@@ -337,7 +344,9 @@ def _normalise_sources(sources: str | os.PathLike | Iterable[str | os.PathLike])
     return paths
 
 
-def _cache_key(paths: Sequence[Path], target: str, module_stem: str, codegen_opts: Mapping) -> str:
+def cache_key(paths: Sequence[Path], target: str, module_stem: str, codegen_opts: Mapping) -> str:
+    """The build cache's key for these sources and options: equal for models that differ
+    only in blank lines, comments or spacing (:func:`normalise`), different otherwise."""
     description = {
         "target": target,
         "module": module_stem,
@@ -573,7 +582,7 @@ def build(
 
     paths = _normalise_sources(sources)
     stem = _module_stem(paths, module_name)
-    key = _cache_key(paths, target, stem, options)
+    key = cache_key(paths, target, stem, options)
     # A name per key: an edited model gets a new module, never clashing with the old one.
     name = f"{stem}_{key[:8]}_module"
     root = cache_root(cache_dir)
@@ -677,7 +686,3 @@ def reinstall_loaded_modules() -> None:
     """After a kernel reset dynamically loaded models are gone: install them again."""
     for module in list(_loaded.values()):
         install(module)
-
-
-def loaded_modules() -> list[NestmlModule]:
-    return list(_loaded.values())
