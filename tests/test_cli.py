@@ -45,7 +45,7 @@ def test_doctor_passes_here_and_reports_versions(built_module_cache):
 
 def test_doctor_names_the_fix_when_tools_are_missing(monkeypatch, capsys):
     monkeypatch.setattr(cli.nestml, "missing_build_tools", lambda: [("the C++ header <gsl/gsl_errno.h>", "libgsl-dev")])
-    assert cli.doctor(None) == 1
+    assert cli.doctor_command(None) == 1
     out = capsys.readouterr().out
     assert "✘ build tools and headers" in out and "sudo apt-get install -y libgsl-dev" in out
     assert "✘ NESTML build and run" in out and "skipped" in out

@@ -585,7 +585,8 @@ class TrialTrainer:
         return int(self.nest.GetDefaults(self.synapse_model)["optimizer"]["batch_size"])
 
     def _run_block(self, trials: CueTrials, *, record: bool = False):
-        """Simulate the given trials back to back; return per-trial (loss, predicted label)."""
+        """Simulate the given trials back to back; return per-trial (loss, predicted label)
+        and the readouts' recorded signal of the block (column i: recorded at time t0 + i)."""
         task, T = self.task, self.task.trial_ms
         n = len(trials.labels)
         t0 = float(self.n_trials_run * T)
@@ -614,11 +615,10 @@ class TrialTrainer:
         y = data[:, T * np.arange(n)[:, None] + window[None, :]]  # (2, n, window)
         if np.isnan(y).any():
             raise RuntimeError("readout recording incomplete: the block was not simulated to its end")
-        self._last_readout = data
         p_label = np.where(trials.labels[:, None] == 1, y[1], y[0])
         loss = -np.mean(np.log(np.clip(p_label, 1e-12, None)), axis=1)
         predicted = np.argmax(y.mean(axis=2), axis=0)
-        return loss, predicted
+        return loss, predicted, data
 
     def train(self, n_iterations: int = 400, *, progress: bool = True) -> dict:
         """Train for ``n_iterations`` batches of fresh trials, at the learning rate the
@@ -637,7 +637,7 @@ class TrialTrainer:
         bar = _progress(range(n_iterations), progress, "e-prop training")
         for _ in bar:
             trials = cue_trials(batch, self.task, rng=self.rng)
-            loss, predicted = self._run_block(trials)
+            loss, predicted, _ = self._run_block(trials)
             self.history["loss"].append(float(loss.mean()))
             self.history["error"].append(float(np.mean(predicted != trials.labels)))
             if progress:
@@ -650,7 +650,7 @@ class TrialTrainer:
         n_trials = validation.whole_number("n_trials", n_trials, 1, 100000)
         _require_frozen(self.synapse_model, "test()")
         trials = cue_trials(n_trials, self.task, rng=np.random.default_rng(validation.whole_number("seed", seed, 0)))
-        loss, predicted = self._run_block(trials)
+        loss, predicted, _ = self._run_block(trials)
         return {
             "error": float(np.mean(predicted != trials.labels)),
             "loss": float(loss.mean()),
@@ -672,9 +672,9 @@ class TrialTrainer:
             trials = cue_trials(1, self.task, rng=rng)
         T = self.task.trial_ms
         t0 = float(self.n_trials_run * T)
-        self._run_block(trials, record=True)
+        _, _, data = self._run_block(trials, record=True)
         # as the readout sees the trial (offset ms late), defined only in the recall window
-        readout = self._last_readout[:, self.offset + 1 : T + self.offset + 1].copy()
+        readout = data[:, self.offset + 1 : T + self.offset + 1].copy()
         readout[:, : T - self.task.recall_ms] = np.nan
         recorded = {name: rec.read(t0, T) for name, rec in self.trace_recorders.items()}
         _switch(self.trace_recorders, 0.0, 0.0)

@@ -7,6 +7,12 @@ nest-workshop check       run every solution notebook in a fresh kernel and meas
 nest-workshop start PART  copy a part's participant notebooks into workspace/PART
 nest-workshop slides      render presentations/ into offline HTML slide shows (--figures: draw their figures)
 nest-workshop schedule    each part's session time against its slot; --write fills it in
+nest-workshop desktop     NEST Desktop and NEST Server on this machine, for notebook 02 of the introduction
+nest-workshop hub         a workshop room on one server: JupyterHub, one account per participant (as root)
+nest-workshop scale NET   a notebook's network at a larger size, also under mpirun (NET: astrocytes, eprop)
+
+Each command is a ``*_command(args)`` function below; the work itself lives in the
+package's modules, which the tests call directly.
 """
 
 from __future__ import annotations
@@ -66,7 +72,7 @@ def _doctor_build_and_run() -> str:
     return f"{module.neuron_models[0]} {how} in {took}; 0 spikes at 300 pA, {counts[1]} spikes/s at 500 pA"
 
 
-def doctor(args) -> int:
+def doctor_command(args) -> int:
     checks: list[tuple[str, bool, str]] = []  # (what, ok, detail or fix)
 
     py_ok = sys.version_info[:2] == (3, 11)
@@ -132,7 +138,7 @@ def doctor(args) -> int:
 # build
 
 
-def build(args) -> int:
+def build_command(args) -> int:
     materials = Path(args.path).resolve() if args.path else find_materials()
     manifests = sorted(materials.rglob(MANIFEST_NAME))
     if not manifests:
@@ -366,11 +372,11 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("doctor", help="check the installation; every failed check says how to fix it")
-    p.set_defaults(func=doctor)
+    p.set_defaults(func=doctor_command)
 
     p = sub.add_parser("build", help="pre-build every NESTML module the materials use, and NEAT's cache for their morphologies")
     p.add_argument("path", nargs="?", help="materials folder (default: ./materials)")
-    p.set_defaults(func=build)
+    p.set_defaults(func=build_command)
 
     p = sub.add_parser("exercises", help="generate participant notebooks from *_solution.ipynb")
     p.add_argument("paths", nargs="*", help="solution notebooks or folders (default: ./materials)")
