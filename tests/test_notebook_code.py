@@ -21,6 +21,10 @@ NETWORKS = {
         {"SEED", "N_PRE", "PRE_RATE", "W_PRE", "W_SIC", "T_SIM", "spikes", "with_sic", "without_sic", "by_rate", "summary"},
         True,
     ),
+    ("sequence_learning", "02_learning_and_replay"): (
+        {"SEED", "config", "schedule", "exc", "inh", "subpopulations", "w_ie", "w_ei", "spike_recorder", "build_network"},
+        True,
+    ),
     ("eprop", "02_evidence_accumulation"): (
         {"seed", "task", "n_regular", "n_adaptive", "batch_size", "learning_rate", "trainer", "build_classifier"},
         True,

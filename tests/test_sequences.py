@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nest_workshop import reset_kernel
-from nest_workshop.core import nestml
+from nest_workshop.core import nestml, notebook_code
 from nest_workshop.core.kernel import KernelStateError
 from nest_workshop.parts import sequences as S
 
@@ -265,63 +265,20 @@ def test_homeostasis_reverses_potentiation_above_target(module):
 # Training
 
 
-def build_network(module, sequence_list, n_episodes, inhibition_sign=-1.0):
-    """Notebook 2's network, built with its calls (inhibition_sign=+1: inhibition excites)."""
-    nest = reset_kernel(seed=1, threads=1)
-    neuron_model, synapse_model = S.model_names(module)
-    receptors = S.receptor_types(neuron_model)
-    c = S.SequenceConfig()
-    n = c.n_per_element
-    schedule = S.episode_schedule(sequence_list, c, n_episodes)
-    exc = nest.Create(neuron_model, c.n_elements * n, params={"tau_h": schedule.episode_length})
-    inh = nest.Create("iaf_psc_exp", c.n_elements, params=S.INHIBITORY_PARAMS)
-    nest.Connect(
-        exc,
-        exc,
-        {"rule": "fixed_indegree", "indegree": c.indegree, "allow_autapses": False, "allow_multapses": False},
-        {
-            "synapse_model": synapse_model,
-            "receptor_type": receptors["dend_spikes"],
-            "delay": c.delay,
-            "permanence": nest.random.uniform(min=0.0, max=c.initial_permanence_max),
-            "Wmax": c.w_mature,
-            "dt_min": 4.0,
-            "dt_max": 2 * c.delta_t,
-        },
-    )
-    w_ie = S.psc_for_psp(1.2 * 15.0 / c.pattern_size, 5.0, 0.5, 250.0)
-    w_ei = inhibition_sign * S.psc_for_psp(2 * c.V_th, 10.0, 1.0, 250.0)
-    subpopulations = [exc[k * n : (k + 1) * n] for k in range(c.n_elements)]
-    S.connect_winner_take_all(subpopulations, inh, w_ie, w_ei)
-    for element, times in schedule.stimuli.items():
-        generator = nest.Create("spike_generator", params={"spike_times": times})
-        nest.Connect(
-            generator,
-            subpopulations[schedule.vocabulary.index(element)],
-            syn_spec={"weight": S.stimulus_weight(c), "delay": 0.1, "receptor_type": receptors["soma_spikes"]},
-        )
-    spikes = nest.Create("spike_recorder")
-    nest.Connect(exc, spikes)
-    daps = nest.Create(
-        "multimeter",
-        params={
-            "record_from": ["active_dendrite_readout"],
-            "interval": 1.0,
-            "start": schedule.last_episode_start,
-            "stop": schedule.t_end,
-        },
-    )
-    nest.Connect(daps, exc)
-    recurrent = nest.GetConnections(exc, exc)
-    recurrent.set(permanence_min=S.get_in_chunks(recurrent, ["permanence"])["permanence"].tolist())
-    return exc, schedule, spikes, daps
+def notebook_2():
+    """Notebook 2's network cells (section 1, and section 6's build_network): the network
+    participants build, with the shipped neuron from the cache."""
+    return notebook_code.run_cells(notebook_code.solution_notebook("sequence_learning", "02_learning_and_replay"))
 
 
 @pytest.mark.nestml_build
 def test_inhibition_that_excites_prevents_learning(module):
     """NESTML 9 and the published tutorial's neuron: 'inhibition' that excites makes
     every neuron fire, so both successors of B are predicted (20 episodes suffice)."""
-    exc, schedule, spikes, daps = build_network(module, ["ADBE", "FDBC"], 20, inhibition_sign=+1.0)
+    net = notebook_2()
+    net["w_ei"] = -net["w_ei"]  # the inhibitory neurons' weight, made excitatory
+    net["nw"].reset_kernel(seed=1, threads=1)
+    exc, schedule, spikes, daps = net["build_network"](["ADBE", "FDBC"], 20)
     history = S.train(exc, schedule, spike_recorder=spikes, dap_recorder=daps, progress=False)
     assert history.predicted[-1] == [{"C", "E"}, {"C", "E"}]
     assert history.false_positives[-1] == 1.0

@@ -12,7 +12,8 @@ Only names that cell defines can be overridden, so a misspelt override is an err
 a silent no-op.
 
 As in every notebook of the bundle, ``nw`` is the helper package and ``nest`` the NEST
-module: the cells find both in their namespace. Threads come from
+module: the cells find both in their namespace, and run in the notebook's folder, as in
+Jupyter (``models/`` and ``data/`` are the part's). Threads come from
 ``$NEST_WORKSHOP_THREADS``, as in a participant's kernel (:func:`.kernel.default_threads`).
 """
 
@@ -25,6 +26,8 @@ import io
 import json
 import os
 from pathlib import Path
+
+from .isolation import working_directory
 
 NETWORK_TAG = "network"
 PARAMETERS_TAG = "parameters"
@@ -109,6 +112,12 @@ def run_cells(
             f"it has {len(parameter_cells)}"
         )
     namespace = {"__name__": f"notebook:{notebook.stem}", "nw": nest_workshop, "nest": import_nest()}
+    with working_directory(notebook.resolve().parent):  # as in Jupyter: relative paths are the notebook's
+        _run(notebook, cells, namespace, overrides, tag, quiet)
+    return namespace
+
+
+def _run(notebook: Path, cells: list[Cell], namespace: dict, overrides: dict, tag: str, quiet: bool) -> None:
     for cell in cells:
         magic = next((line for line in cell.source.splitlines() if line.lstrip().startswith(("%", "!"))), None)
         if magic is not None:
@@ -124,4 +133,3 @@ def run_cells(
                     f"its parameters cell ({cell.id}) defines {', '.join(sorted(defined))}"
                 )
             namespace.update(overrides)
-    return namespace
