@@ -58,7 +58,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..core import build_cache
+from ..core import build_cache, notebook_code
 from . import workspace
 
 ROOM_GROUP = "nest-workshop-room"
@@ -396,7 +396,7 @@ def configure(c) -> None:
     c.Spawner.environment = {
         "NEST_WORKSHOP_THREADS": str(settings.threads_per_participant),
         "OMP_NUM_THREADS": str(settings.threads_per_participant),
-        "NEST_WORKSHOP_BUNDLE": settings.bundle,
+        notebook_code.BUNDLE_ENV: settings.bundle,
         **({build_cache.SHARED_ENV: settings.shared_cache} if settings.shared_cache else {}),
     }
     c.JupyterHub.services = [
@@ -442,8 +442,7 @@ def prepare_participant_folder(bundle: Path, home: Path) -> Path:
 def participant_main(argv: list[str]) -> int:
     """The participant's server command: prepare their folder, then become
     ``jupyterhub-singleuser`` with the arguments JupyterHub gave."""
-    bundle = Path(os.environ.get("NEST_WORKSHOP_BUNDLE") or Path(__file__).resolve().parents[3])
-    prepare_participant_folder(bundle, Path.home())
+    prepare_participant_folder(notebook_code.bundle_root(), Path.home())
     singleuser = Path(sys.executable).parent / "jupyterhub-singleuser"
     os.execv(singleuser, [str(singleuser), *argv])
     return 1  # pragma: no cover - execv does not return
